@@ -1,0 +1,7 @@
+"""asgi_spark: an OpenAI-compatible ASGI gateway for WebSocket LLMs, iFlytek Spark first."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

@@ -1,0 +1,163 @@
+"""One error hierarchy for the whole gateway, encoded to OpenAI error bodies in one place.
+
+Every class knows its HTTP status, OpenAI ``type`` and default ``code``, and whether retrying
+the same request may succeed.  :func:`error_body` is the only encoder.  Messages must never
+contain secrets: callers pass upstream words through :func:`asgi_spark.secrets.redact` first.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import msgspec
+
+
+class ErrorDetail(msgspec.Struct):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class ErrorBody(msgspec.Struct):
+    error: ErrorDetail
+
+
+class GatewayError(Exception):
+    """Base of every error the gateway reports to a client."""
+
+    status: ClassVar[int] = 500
+    type: ClassVar[str] = "server_error"
+    default_code: ClassVar[str | None] = None
+    default_retryable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        retryable: bool | None = None,
+        upstream_code: int | None = None,
+        sid: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code if code is not None else self.default_code
+        self.retryable = self.default_retryable if retryable is None else retryable
+        self.upstream_code = upstream_code
+        self.sid = sid
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, code={self.code!r})"
+
+    def detail(self) -> ErrorDetail:
+        return ErrorDetail(message=self.message, type=self.type, param=self.param, code=self.code)
+
+
+# ----------------------------------------------------------------------------- client side
+
+
+class InvalidRequestError(GatewayError):
+    status = 400
+    type = "invalid_request_error"
+
+
+class ContextLengthExceededError(InvalidRequestError):
+    default_code = "context_length_exceeded"
+
+
+class ContentFilterError(InvalidRequestError):
+    default_code = "content_filter"
+
+
+class UnsupportedParameterError(InvalidRequestError):
+    default_code = "unsupported_parameter"
+
+
+class ModelNotFoundError(InvalidRequestError):
+    status = 404
+    default_code = "model_not_found"
+
+
+class NotFoundError(InvalidRequestError):
+    status = 404
+    default_code = "not_found"
+
+
+class RateLimitError(GatewayError):
+    status = 429
+    type = "rate_limit_error"
+    default_code = "rate_limit_exceeded"
+    default_retryable = True
+
+
+class QuotaExceededError(RateLimitError):
+    type = "insufficient_quota"
+    default_code = "insufficient_quota"
+    default_retryable = False
+
+
+# ---------------------------------------------------------------------------- upstream side
+
+
+class UpstreamError(GatewayError):
+    """The upstream failed in a way the client cannot fix."""
+
+    status = 502
+    type = "upstream_error"
+    default_code = "upstream_error"
+
+
+class UpstreamAuthError(UpstreamError):
+    """The gateway's own Spark credentials or grants were rejected: an operator problem."""
+
+    default_code = "upstream_auth_failed"
+
+
+class UpstreamProtocolError(UpstreamError):
+    """Upstream sent something that does not follow the protocol."""
+
+    default_code = "upstream_protocol_error"
+
+
+class UpstreamClosedError(UpstreamError):
+    """Upstream closed the connection before the answer was complete."""
+
+    default_code = "upstream_closed"
+    default_retryable = True
+
+
+class UpstreamUnavailableError(UpstreamError):
+    status = 503
+    type = "service_unavailable"
+    default_code = "upstream_unavailable"
+    default_retryable = True
+
+
+class UpstreamTimeoutError(UpstreamError):
+    status = 504
+    type = "timeout"
+    default_code = "upstream_timeout"
+    default_retryable = True
+
+
+class InternalError(GatewayError):
+    status = 500
+    type = "server_error"
+    default_code = "internal_error"
+
+
+# --------------------------------------------------------------------------------- encoding
+
+_encoder = msgspec.json.Encoder()
+
+
+def error_body(error: GatewayError) -> bytes:
+    """The OpenAI ``ErrorResponse`` JSON for ``error``: the one place errors are encoded."""
+    return _encoder.encode(ErrorBody(error=error.detail()))
+
+
+def error_dict(error: GatewayError) -> dict[str, Any]:
+    return {"error": msgspec.structs.asdict(error.detail())}
