@@ -49,10 +49,10 @@ class MessageText(msgspec.Struct):
     text: list[Message]
 
 
-class FunctionDef(msgspec.Struct, omit_defaults=True):
+class FunctionDef(msgspec.Struct):
     name: str
-    description: str = ""
-    parameters: dict[str, Any] | None = None
+    description: str
+    parameters: dict[str, Any]
 
 
 class Functions(msgspec.Struct):

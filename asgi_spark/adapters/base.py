@@ -1,0 +1,269 @@
+"""The adapter contract, and :class:`WebSocketAdapter`, which owns a WebSocket's whole life.
+
+An :class:`Adapter` is built once per configured model and turns one OpenAI request into an
+async iterator of :mod:`asgi_spark.events` that ends with exactly one terminal event
+(:class:`~asgi_spark.events.Finish`, optionally followed by usage, or
+:class:`~asgi_spark.events.Failed`).
+
+:class:`WebSocketAdapter` implements that with one WebSocket connection per request and leaves
+four hooks to subclasses (the seed guide's extension path):
+
+* :meth:`~WebSocketAdapter.build_url` - the (signed) URL to connect to;
+* :meth:`~WebSocketAdapter.convert_request` - the first frame to send and per-request state;
+* :meth:`~WebSocketAdapter.parse_frame` - one received frame → events;
+* :meth:`~WebSocketAdapter.is_complete` - whether the answer is over.
+
+Limits and timeouts (:class:`Timeouts`): connecting (TCP + TLS + handshake), waiting for the
+first frame, waiting between frames, and the whole exchange.  The connection is closed on every
+path: success, upstream error, timeout, and cancellation (the client went away), because the
+socket lives in an ``async with`` inside the iterator and the caller closes the iterator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from ..config import ModelEntry
+from ..errors import (
+    GatewayError,
+    UpstreamClosedError,
+    UpstreamError,
+    UpstreamTimeoutError,
+    UpstreamUnavailableError,
+)
+from ..events import Event, Failed, Finish
+from ..openai_types import ChatCompletionRequest
+
+StateT = TypeVar("StateT")
+
+#: Largest upstream frame accepted (bytes).  Spark frames are a few KB; this bounds memory.
+MAX_FRAME_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds.  ``None`` disables a limit.
+
+    ``connect``: TCP connect, TLS and the WebSocket handshake.  ``first_frame``: from sending the
+    request to the first upstream frame.  ``idle``: between two upstream frames.  ``total``: the
+    whole exchange from connecting to the last frame.
+    """
+
+    connect: float | None = 10.0
+    first_frame: float | None = 60.0
+    idle: float | None = 60.0
+    total: float | None = 300.0
+
+    @classmethod
+    def for_entry(cls, entry: ModelEntry) -> Timeouts:
+        """The seed's single ``timeout`` bounds waiting for any frame; the total is 5x that."""
+        t = entry.timeout
+        return cls(connect=min(10.0, t), first_frame=t, idle=t, total=t * 5)
+
+
+class Adapter(ABC):
+    """One configured model's upstream.  Built once at start-up from its entry."""
+
+    #: Name used in the ``adapter`` field of a model entry.
+    name: ClassVar[str] = ""
+
+    def __init__(self, entry: ModelEntry) -> None:
+        self.entry = entry
+
+    @abstractmethod
+    def stream(self, request: ChatCompletionRequest) -> AsyncIterator[Event]:
+        """Events for ``request``; must end with one terminal event and release everything."""
+
+    def describe(self) -> dict[str, str]:
+        """What ``check-config`` prints for this model.  Never include secrets."""
+        return {"id": self.entry.id, "adapter": self.name, "base_url": self.entry.base_url}
+
+    def upstream_model(self) -> str:
+        return self.entry.model or self.entry.id
+
+    async def aclose(self) -> None:
+        """Release shared resources (none by default)."""
+
+
+@dataclass(slots=True)
+class Exchange(Generic[StateT]):
+    """What :meth:`WebSocketAdapter.convert_request` returns: the frame(s) to send and state."""
+
+    frames: Sequence[str | bytes]
+    state: StateT
+
+
+class WebSocketAdapter(Adapter, Generic[StateT]):
+    """Connection lifecycle for WebSocket upstreams; subclasses implement the four hooks."""
+
+    def timeouts(self) -> Timeouts:
+        return Timeouts.for_entry(self.entry)
+
+    # ------------------------------------------------------------------------------ hooks
+
+    @abstractmethod
+    def build_url(self) -> str:
+        """The URL to connect to, signed if the upstream needs it.  Never log it."""
+
+    @abstractmethod
+    def convert_request(self, request: ChatCompletionRequest) -> Exchange[StateT]:
+        """Validate and translate ``request``; raise a GatewayError for what cannot be sent."""
+
+    @abstractmethod
+    def parse_frame(self, data: str | bytes, state: StateT) -> list[Event]:
+        """Turn one received frame into events."""
+
+    @abstractmethod
+    def is_complete(self, state: StateT) -> bool:
+        """True once the answer has reached its terminal event."""
+
+    def on_close(self, state: StateT, code: int | None, reason: str) -> list[Event]:
+        """Events for the connection ending before :meth:`is_complete` (default: an error)."""
+        detail = f"code {code}" if code is not None else "no close frame"
+        return [
+            Failed(UpstreamClosedError(f"upstream closed the connection before the answer was "
+                                       f"complete ({detail}{': ' + reason if reason else ''})"))
+        ]
+
+    def handshake_error(self, status: int, body: bytes) -> GatewayError:
+        """Map a refused handshake (non-101 HTTP answer) to an error.  Keep upstream's words."""
+        message = _body_message(body)
+        if status in (401, 403):
+            return UpstreamError(f"upstream refused the gateway's credentials (HTTP {status}): "
+                                 f"{message}", code="upstream_auth_failed")
+        if status in (429, 503):
+            return UpstreamUnavailableError(f"upstream is unavailable (HTTP {status}): {message}")
+        return UpstreamError(f"upstream refused the connection (HTTP {status}): {message}")
+
+    # -------------------------------------------------------------------------- lifecycle
+
+    async def stream(self, request: ChatCompletionRequest) -> AsyncIterator[Event]:
+        exchange = self.convert_request(request)
+        timeouts = self.timeouts()
+        deadline = None if timeouts.total is None else time.monotonic() + timeouts.total
+        try:
+            async with self._connect(timeouts) as ws:
+                for frame in exchange.frames:
+                    await ws.send(frame)
+                wait = timeouts.first_frame
+                while True:
+                    try:
+                        data = await _recv(ws, wait, deadline)
+                    except ConnectionClosed as closed:
+                        rcvd = closed.rcvd
+                        for event in self.on_close(
+                            exchange.state,
+                            rcvd.code if rcvd else None,
+                            rcvd.reason if rcvd else "",
+                        ):
+                            yield event
+                        return
+                    for event in self.parse_frame(data, exchange.state):
+                        yield event
+                    if self.is_complete(exchange.state):
+                        return
+                    wait = timeouts.idle
+        except _Timeout as exc:
+            yield Failed(UpstreamTimeoutError(str(exc)))
+        except GatewayError as exc:
+            yield Failed(exc)
+        except OSError as exc:
+            yield Failed(UpstreamUnavailableError(f"cannot reach upstream: {_describe_os_error(exc)}"))
+        except InvalidHandshake as exc:
+            # The exception text may quote the signed URL: report only its kind.
+            yield Failed(UpstreamError(f"upstream WebSocket handshake failed ({type(exc).__name__})"))
+
+    def _connect(self, timeouts: Timeouts) -> _Connection:
+        return _Connection(self, timeouts)
+
+
+class _Timeout(Exception):
+    pass
+
+
+class _Connection:
+    """Async context manager owning one upstream WebSocket: opened with a timeout, always closed."""
+
+    def __init__(self, adapter: WebSocketAdapter[Any], timeouts: Timeouts) -> None:
+        self._adapter = adapter
+        self._timeouts = timeouts
+        self._ws: ClientConnection | None = None
+
+    async def __aenter__(self) -> ClientConnection:
+        url = self._adapter.build_url()
+        try:
+            self._ws = await connect(
+                url,
+                open_timeout=self._timeouts.connect,
+                max_size=MAX_FRAME_BYTES,
+                ping_interval=None,
+                compression=None,
+                proxy=None,
+            )
+        except InvalidStatus as exc:
+            response = exc.response
+            raise self._adapter.handshake_error(response.status_code, response.body or b"") from None
+        except TimeoutError:
+            raise _Timeout(
+                f"connecting to upstream took longer than {self._timeouts.connect:g} s"
+            ) from None
+        return self._ws
+
+    async def __aexit__(self, *exc: object) -> None:
+        ws = self._ws
+        if ws is not None:
+            self._ws = None
+            await _close_quietly(ws)
+
+
+async def _close_quietly(ws: ClientConnection) -> None:
+    """Close, waiting at most a moment for the peer; abort the transport if it will not answer."""
+    try:
+        await asyncio.wait_for(ws.close(), timeout=2.0)
+    except (asyncio.TimeoutError, OSError, ConnectionClosed):
+        pass
+    finally:
+        if ws.transport is not None and not ws.transport.is_closing():
+            ws.transport.abort()
+
+
+async def _recv(ws: ClientConnection, wait: float | None, deadline: float | None) -> str | bytes:
+    limit = wait
+    total_hit = False
+    if deadline is not None:
+        remaining = max(0.0, deadline - time.monotonic())
+        if limit is None or remaining < limit:
+            limit, total_hit = remaining, True
+    try:
+        return await asyncio.wait_for(ws.recv(), timeout=limit)
+    except asyncio.TimeoutError:
+        if total_hit:
+            raise _Timeout("the upstream answer took longer than the total time limit") from None
+        raise _Timeout(f"upstream sent nothing for {limit:g} s") from None
+
+
+def _body_message(body: bytes) -> str:
+    text = body.decode("utf-8", "replace").strip()
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return text[:500] or "(empty body)"
+    if isinstance(parsed, dict) and isinstance(parsed.get("message"), str):
+        return str(parsed["message"])
+    return text[:500]
+
+
+def _describe_os_error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+__all__ = ["Adapter", "Exchange", "Finish", "Timeouts", "WebSocketAdapter"]

@@ -1,0 +1,294 @@
+"""OpenAI Chat Completions request → Spark request frame (spec sections 2 and 8.1).  No I/O.
+
+Rules, in the order they are applied:
+
+* Parameters Spark cannot honour are refused with a 400 naming the parameter (``n`` > 1,
+  ``logprobs``, ``stop``, ``logit_bias``, non-text ``response_format``, forced ``tool_choice``,
+  audio...).  ``seed``, ``store``, ``metadata``, ``service_tier``, ``parallel_tool_calls`` and
+  ``reasoning_effort`` are accepted and ignored: they do not change what a correct answer is.
+* ``temperature`` (OpenAI [0, 2]) is halved into Spark's (0, 1]; 0 becomes 0.01.
+* ``max_completion_tokens`` (or ``max_tokens``) must be >= 1 and is clamped to the model's range.
+* ``user`` becomes ``header.uid``; longer than 32 characters it is replaced by a stable hash.
+* Messages: content parts are flattened to text; tool results and assistant tool calls become
+  text turns; one leading system message is kept (later ones become user turns; models without
+  system support get it folded into the first user turn); empty turns are dropped; consecutive
+  turns of one role are merged; the conversation must end with a user turn.
+* ``tools`` (or legacy ``functions``) become ``payload.functions.text``; the key is omitted when
+  there are none.  OpenAI ``n`` is never mapped to ``top_k``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Final
+
+from ...errors import InvalidRequestError, UnsupportedParameterError
+from ...openai_types import ChatCompletionRequest, ChatMessage, FunctionSpec
+from .frames import (
+    ChatParameter,
+    FunctionDef,
+    Functions,
+    Message,
+    MessageText,
+    Parameter,
+    RequestFrame,
+    RequestHeader,
+    RequestPayload,
+)
+from .versions import SparkVersion
+
+MAX_UID: Final = 32
+MIN_TEMPERATURE: Final = 0.01
+_EMPTY_PARAMETERS: Final[dict[str, Any]] = {"type": "object", "properties": {}}
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where and how a request is sent: what the frame needs from the model's configuration."""
+
+    app_id: str
+    version: SparkVersion
+    domain: str
+    temperature: float | None = None  # the entry's default, already in Spark's (0, 1]
+    max_tokens: int | None = None  # the entry's default
+    top_k: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SparkRequest:
+    frame: RequestFrame
+    max_tokens: int  # the completion budget actually requested: finish "length" is measured on it
+
+
+def build_request(request: ChatCompletionRequest, target: Target) -> SparkRequest:
+    """Map ``request`` for ``target`` or raise :class:`InvalidRequestError` naming the field."""
+    _refuse_unsupported(request, target.version)
+    max_tokens = _max_tokens(request, target)
+    chat = ChatParameter(
+        domain=target.domain,
+        temperature=_temperature(request, target),
+        max_tokens=max_tokens,
+        top_k=target.top_k,
+    )
+    if target.version.reasoning:
+        chat.top_p = request.top_p
+        chat.presence_penalty = request.presence_penalty
+        chat.frequency_penalty = request.frequency_penalty
+    functions = _functions(request, target.version)
+    frame = RequestFrame(
+        header=RequestHeader(app_id=target.app_id, uid=_uid(request.user)),
+        parameter=Parameter(chat=chat),
+        payload=RequestPayload(
+            message=MessageText(text=build_messages(request.messages, target.version)),
+            functions=Functions(text=functions) if functions else None,
+        ),
+    )
+    return SparkRequest(frame=frame, max_tokens=max_tokens)
+
+
+# ---------------------------------------------------------------------------- parameters
+
+
+def _refuse(param: str, why: str) -> UnsupportedParameterError:
+    return UnsupportedParameterError(f"'{param}' is not supported by Spark: {why}", param=param)
+
+
+def _refuse_unsupported(request: ChatCompletionRequest, version: SparkVersion) -> None:
+    if request.n is not None and request.n != 1:
+        raise _refuse("n", "Spark returns one choice per request; send n=1 or omit it")
+    if request.logprobs:
+        raise _refuse("logprobs", "Spark does not return token log probabilities")
+    if request.top_logprobs:
+        raise _refuse("top_logprobs", "Spark does not return token log probabilities")
+    if request.stop:
+        raise _refuse("stop", "Spark has no stop sequences")
+    if request.logit_bias:
+        raise _refuse("logit_bias", "Spark has no logit bias")
+    if request.response_format and request.response_format.get("type", "text") != "text":
+        raise _refuse("response_format", "Spark has no JSON mode; only {'type': 'text'} works")
+    if request.modalities and any(m != "text" for m in request.modalities):
+        raise _refuse("modalities", "Spark answers with text only")
+    if request.audio:
+        raise _refuse("audio", "Spark answers with text only")
+    if request.prediction:
+        raise _refuse("prediction", "Spark has no predicted outputs")
+    if request.web_search_options is not None:
+        raise _refuse("web_search_options", "web search is not exposed by this gateway yet")
+    if request.max_tokens is not None and request.max_completion_tokens is not None and (
+        request.max_tokens != request.max_completion_tokens
+    ):
+        raise InvalidRequestError(
+            "'max_tokens' and 'max_completion_tokens' disagree; send only one",
+            param="max_tokens",
+        )
+    if request.temperature is not None and not 0 <= request.temperature <= 2:
+        raise InvalidRequestError(
+            f"'temperature' must be between 0 and 2, got {request.temperature}",
+            param="temperature",
+        )
+    if not version.reasoning:
+        if request.top_p is not None and request.top_p != 1:
+            raise _refuse("top_p", f"{version.product} has no top_p; omit it or send 1")
+        for name in ("presence_penalty", "frequency_penalty"):
+            value = getattr(request, name)
+            if value:
+                raise _refuse(name, f"{version.product} has no {name}; omit it or send 0")
+    _check_tool_choice(request.tool_choice, "tool_choice")
+    _check_tool_choice(request.function_call, "function_call")
+
+
+def _check_tool_choice(choice: str | dict[str, Any] | None, param: str) -> None:
+    if choice is None or choice in ("auto", "none"):
+        return
+    raise _refuse(param, "Spark decides by itself whether to call a function; use 'auto' or 'none'")
+
+
+def _max_tokens(request: ChatCompletionRequest, target: Target) -> int:
+    low, high = target.version.max_tokens
+    asked = request.max_completion_tokens
+    param = "max_completion_tokens"
+    if asked is None:
+        asked, param = request.max_tokens, "max_tokens"
+    if asked is None:
+        asked = target.max_tokens or target.version.default_max_tokens
+    elif asked < low:
+        raise InvalidRequestError(f"'{param}' must be at least {low}, got {asked}", param=param)
+    return min(asked, high)
+
+
+def _temperature(request: ChatCompletionRequest, target: Target) -> float | None:
+    if request.temperature is None:
+        return target.temperature
+    return max(MIN_TEMPERATURE, min(1.0, round(request.temperature / 2, 4)))
+
+
+def _uid(user: str | None) -> str | None:
+    if not user:
+        return None
+    if len(user) <= MAX_UID:
+        return user
+    return hashlib.sha256(user.encode("utf-8")).hexdigest()[:MAX_UID]
+
+
+def _functions(request: ChatCompletionRequest, version: SparkVersion) -> list[FunctionDef]:
+    if request.tool_choice == "none" or request.function_call == "none":
+        return []
+    specs: list[tuple[str, FunctionSpec]] = []
+    for i, tool in enumerate(request.tools or ()):
+        if tool.type != "function" or tool.function is None:
+            raise _refuse(f"tools[{i}].type", f"only function tools are supported, not {tool.type!r}")
+        specs.append((f"tools[{i}]", tool.function))
+    specs.extend((f"functions[{i}]", f) for i, f in enumerate(request.functions or ()))
+    if specs and not version.functions:
+        raise _refuse(specs[0][0].split("[")[0], f"{version.product} has no function calling")
+    return [
+        FunctionDef(
+            name=spec.name,
+            description=spec.description or "",
+            parameters=spec.parameters if spec.parameters is not None else dict(_EMPTY_PARAMETERS),
+        )
+        for _, spec in specs
+    ]
+
+
+# ------------------------------------------------------------------------------ messages
+
+_ROLES: Final = {"system", "developer", "user", "assistant", "tool", "function"}
+
+
+def build_messages(messages: list[ChatMessage], version: SparkVersion) -> list[Message]:
+    """Spark's ``payload.message.text`` for an OpenAI conversation (see the module docstring)."""
+    if not messages:
+        raise InvalidRequestError("'messages' must contain at least one message", param="messages")
+    tool_names: dict[str, str] = {}
+    turns: list[Message] = []
+    for i, message in enumerate(messages):
+        role, text = _turn(i, message, tool_names)
+        if text.strip():
+            turns.append(Message(role=role, content=text))
+    turns = _place_system(turns, version)
+    merged: list[Message] = []
+    for turn in turns:
+        if merged and merged[-1].role == turn.role:
+            merged[-1] = Message(role=turn.role, content=f"{merged[-1].content}\n{turn.content}")
+        else:
+            merged.append(turn)
+    if not merged or merged[-1].role != "user":
+        raise InvalidRequestError(
+            "the conversation must end with a user message (or a tool result) with content",
+            param="messages",
+        )
+    return merged
+
+
+def _turn(i: int, message: ChatMessage, tool_names: dict[str, str]) -> tuple[str, str]:
+    role = message.role
+    if role not in _ROLES:
+        raise InvalidRequestError(
+            f"'messages[{i}].role' must be one of {sorted(_ROLES)}, got {role!r}",
+            param=f"messages[{i}].role",
+        )
+    text = _flatten(i, message.content)
+    if role == "developer":
+        return "system", text
+    if role == "assistant":
+        calls = [(c.id, c.function.name, c.function.arguments) for c in message.tool_calls or ()]
+        if message.function_call is not None:
+            calls.append(("", message.function_call.name, message.function_call.arguments))
+        lines = [text] if text.strip() else []
+        for call_id, name, arguments in calls:
+            if call_id:
+                tool_names[call_id] = name
+            lines.append(f"使用工具：{name}，参数：{arguments}")
+        return "assistant", "\n".join(lines)
+    if role in ("tool", "function"):
+        name = message.name or tool_names.get(message.tool_call_id or "", "")
+        label = f"工具 {name} 的返回结果" if name else "工具的返回结果"
+        return "user", f"{label}：\n{text}" if text.strip() else ""
+    return role, text
+
+
+def _flatten(i: int, content: str | list[dict[str, Any]] | None) -> str:
+    if content is None or isinstance(content, str):
+        return content or ""
+    pieces: list[str] = []
+    for j, part in enumerate(content):
+        kind = part.get("type")
+        where = f"messages[{i}].content[{j}]"
+        if kind == "text" and isinstance(part.get("text"), str):
+            pieces.append(part["text"])
+        elif kind == "refusal" and isinstance(part.get("refusal"), str):
+            pieces.append(part["refusal"])
+        elif kind in ("image_url", "input_image"):
+            raise UnsupportedParameterError(
+                f"'{where}' is an image, and this model takes text only; "
+                "configure a Spark image model for images",
+                param=where,
+            )
+        elif kind in ("text", "refusal"):
+            raise InvalidRequestError(f"'{where}' has no {kind!r} string", param=where)
+        else:
+            raise UnsupportedParameterError(
+                f"'{where}.type' {kind!r} is not supported; Spark takes text parts only",
+                param=f"{where}.type",
+            )
+    return "\n".join(pieces)
+
+
+def _place_system(turns: list[Message], version: SparkVersion) -> list[Message]:
+    if not turns or not any(t.role == "system" for t in turns):
+        return turns
+    head: Message | None = None
+    if turns[0].role == "system":
+        head, turns = turns[0], turns[1:]
+    rest = [Message(role="user", content=t.content) if t.role == "system" else t for t in turns]
+    if head is None:
+        return rest
+    if version.system:
+        return [head, *rest]
+    first_user = next((k for k, t in enumerate(rest) if t.role == "user"), None)
+    if first_user is None:
+        return [Message(role="user", content=head.content), *rest]
+    folded = Message(role="user", content=f"{head.content}\n\n{rest[first_user].content}")
+    return [*rest[:first_user], folded, *rest[first_user + 1 :]]

@@ -1,0 +1,189 @@
+"""Events → OpenAI bytes: :class:`StreamEncoder` for SSE and :class:`Aggregator` for one body.
+
+Both consume the same events from the same translator, so a streamed and a non-streamed answer
+to the same upstream frames cannot disagree.
+
+Streaming shape (validated in tests against ``CreateChatCompletionStreamResponse``): every chunk
+has the same ``id`` (``chatcmpl-`` + upstream session id) and ``created``; one chunk per batch of
+events (one upstream frame); the first chunk's delta carries ``role``; the chunk that carries
+the last content also carries ``finish_reason``; with ``stream_options.include_usage`` every
+chunk has ``"usage": null`` and a final chunk with ``choices: []`` carries the usage; then
+``data: [DONE]``.  A failure after the first byte is one ``data: {"error": {...}}`` event and
+the stream ends without ``[DONE]``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+import msgspec
+
+from . import sse
+from .errors import GatewayError, error_body
+from .events import ContentDelta, Event, Failed, Finish, ReasoningDelta, Started, ToolCall, Usage
+from .openai_types import (
+    ChatCompletion,
+    Choice,
+    CompletionUsage,
+    Delta,
+    ResponseMessage,
+    ResponseToolCall,
+    ToolCallChunk,
+    ToolCallFunction,
+)
+
+_encoder = msgspec.json.Encoder()
+
+
+def completion_id(response_id: str) -> str:
+    return "chatcmpl-" + (response_id or uuid.uuid4().hex)
+
+
+class StreamEncoder:
+    """Turns batches of events into SSE bytes.  Call :meth:`encode` once per upstream frame."""
+
+    __slots__ = ("_created", "_include_usage", "_model", "_prefix", "_role_sent", "_suffix", "id")
+
+    def __init__(self, model: str, created: int, *, include_usage: bool = False) -> None:
+        self._model = model
+        self._created = created
+        self._include_usage = include_usage
+        self._role_sent = False
+        self._prefix = b""
+        self._suffix = b',"usage":null}' if include_usage else b"}"
+        self.id = ""
+
+    def _start(self, response_id: str) -> None:
+        self.id = completion_id(response_id)
+        head = {"id": self.id, "object": "chat.completion.chunk", "created": self._created,
+                "model": self._model}
+        self._prefix = _encoder.encode(head)[:-1] + b',"choices":[{"index":0,"delta":'
+
+    def encode(self, events: Iterable[Event]) -> bytes:
+        """SSE bytes for one batch of events (possibly empty)."""
+        out: list[bytes] = []
+        delta: Delta | None = None
+        finish: str | None = None
+        for event in events:
+            if isinstance(event, Started):
+                self._start(event.response_id)
+                delta = delta or Delta()
+            elif isinstance(event, ContentDelta):
+                delta = delta or Delta()
+                delta.content = (delta.content or "") + event.text
+            elif isinstance(event, ReasoningDelta):
+                delta = delta or Delta()
+                delta.reasoning_content = (delta.reasoning_content or "") + event.text
+            elif isinstance(event, ToolCall):
+                delta = delta or Delta()
+                delta.tool_calls = [*(delta.tool_calls or ()), ToolCallChunk(
+                    index=event.index, id=event.id, type="function",
+                    function=ToolCallFunction(name=event.name, arguments=event.arguments))]
+            elif isinstance(event, Finish):
+                finish = event.reason
+            elif isinstance(event, Usage):
+                if delta is not None or finish is not None:
+                    out.append(self._chunk(delta, finish))
+                    delta, finish = None, None
+                if self._include_usage:
+                    out.append(self._usage_chunk(event))
+            elif isinstance(event, Failed):
+                if delta is not None or finish is not None:
+                    out.append(self._chunk(delta, finish))
+                    delta, finish = None, None
+                out.append(self.error(event.error))
+        if delta is not None or finish is not None:
+            out.append(self._chunk(delta, finish))
+        return b"".join(out)
+
+    def _chunk(self, delta: Delta | None, finish: str | None) -> bytes:
+        delta = delta or Delta()
+        if not self._role_sent:
+            self._role_sent = True
+            delta.role = "assistant"
+            if delta.content is None and delta.tool_calls is None:
+                delta.content = ""
+        reason = b"null" if finish is None else b'"' + finish.encode() + b'"'
+        return sse.event(
+            self._prefix + _encoder.encode(delta) + b',"logprobs":null,"finish_reason":'
+            + reason + b"}]" + self._suffix
+        )
+
+    def _usage_chunk(self, usage: Usage) -> bytes:
+        body = self._prefix.split(b',"choices":', 1)[0] + b',"choices":[],"usage":'
+        return sse.event(body + _encoder.encode(_usage(usage)) + b"}")
+
+    @staticmethod
+    def error(error: GatewayError) -> bytes:
+        return sse.event(error_body(error))
+
+    @staticmethod
+    def done() -> bytes:
+        return sse.DONE
+
+
+def _usage(usage: Usage) -> CompletionUsage:
+    return CompletionUsage(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens)
+
+
+class Aggregator:
+    """Collects events into one ``chat.completion`` object (non-streaming answers)."""
+
+    __slots__ = ("_content", "_created", "_error", "_finish", "_model", "_reasoning", "_tools",
+                 "_usage", "id")
+
+    def __init__(self, model: str, created: int) -> None:
+        self._model = model
+        self._created = created
+        self._content: list[str] = []
+        self._reasoning: list[str] = []
+        self._tools: list[ResponseToolCall] = []
+        self._finish: str | None = None
+        self._usage: CompletionUsage | None = None
+        self._error: GatewayError | None = None
+        self.id = ""
+
+    def feed(self, events: Iterable[Event]) -> None:
+        for event in events:
+            if isinstance(event, Started):
+                self.id = completion_id(event.response_id)
+            elif isinstance(event, ContentDelta):
+                self._content.append(event.text)
+            elif isinstance(event, ReasoningDelta):
+                self._reasoning.append(event.text)
+            elif isinstance(event, ToolCall):
+                self._tools.append(ResponseToolCall(
+                    id=event.id, function=ToolCallFunction(name=event.name,
+                                                           arguments=event.arguments)))
+            elif isinstance(event, Finish):
+                self._finish = event.reason
+            elif isinstance(event, Usage):
+                self._usage = _usage(event)
+            elif isinstance(event, Failed):
+                self._error = event.error
+
+    def result(self) -> ChatCompletion:
+        """The completion, or raise the failure the events ended with."""
+        if self._error is not None:
+            raise self._error
+        if self._finish is None:
+            raise RuntimeError("the answer has not finished")  # a bug, not an upstream fault
+        content = "".join(self._content)
+        message = ResponseMessage(
+            role="assistant",
+            content=content if content or not self._tools else None,
+            tool_calls=self._tools or msgspec.UNSET,
+            reasoning_content="".join(self._reasoning) or msgspec.UNSET,
+        )
+        return ChatCompletion(
+            id=self.id or completion_id(""),
+            created=self._created,
+            model=self._model,
+            choices=[Choice(index=0, message=message, finish_reason=self._finish)],
+            usage=self._usage or msgspec.UNSET,
+        )
+
+
+def encode_completion(completion: ChatCompletion) -> bytes:
+    return _encoder.encode(completion)
