@@ -26,7 +26,7 @@ class ErrorBody(msgspec.Struct):
 class GatewayError(Exception):
     """Base of every error the gateway reports to a client."""
 
-    status: ClassVar[int] = 500
+    status: int = 500
     type: ClassVar[str] = "server_error"
     default_code: ClassVar[str | None] = None
     default_retryable: ClassVar[bool] = False
@@ -40,8 +40,11 @@ class GatewayError(Exception):
         retryable: bool | None = None,
         upstream_code: int | None = None,
         sid: str | None = None,
+        status: int | None = None,
     ) -> None:
         super().__init__(message)
+        if status is not None:
+            self.status = status
         self.message = message
         self.param = param
         self.code = code if code is not None else self.default_code

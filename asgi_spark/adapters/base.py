@@ -25,7 +25,7 @@ import asyncio
 import json
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -44,6 +44,7 @@ from ..events import Event, Failed, Finish
 from ..openai_types import ChatCompletionRequest
 
 StateT = TypeVar("StateT")
+Clock = Callable[[], float]
 
 #: Largest upstream frame accepted (bytes).  Spark frames are a few KB; this bounds memory.
 MAX_FRAME_BYTES = 4 * 1024 * 1024
@@ -75,13 +76,20 @@ class Adapter(ABC):
 
     #: Name used in the ``adapter`` field of a model entry.
     name: ClassVar[str] = ""
+    #: ``owned_by`` of this adapter's models in ``/v1/models``.
+    owned_by: ClassVar[str] = "asgi-spark"
 
     def __init__(self, entry: ModelEntry) -> None:
         self.entry = entry
 
     @abstractmethod
-    def stream(self, request: ChatCompletionRequest) -> AsyncIterator[Event]:
-        """Events for ``request``; must end with one terminal event and release everything."""
+    def stream(self, request: ChatCompletionRequest) -> AsyncGenerator[list[Event], None]:
+        """Batches of events for ``request`` (one batch per upstream frame).
+
+        Must end with one terminal event and release everything, also when the caller stops
+        iterating early and closes the iterator.  Errors in ``request`` that are found before
+        any I/O may be raised directly as :class:`~asgi_spark.errors.GatewayError`.
+        """
 
     def describe(self) -> dict[str, str]:
         """What ``check-config`` prints for this model.  Never include secrets."""
@@ -130,23 +138,29 @@ class WebSocketAdapter(Adapter, Generic[StateT]):
         """Events for the connection ending before :meth:`is_complete` (default: an error)."""
         detail = f"code {code}" if code is not None else "no close frame"
         return [
-            Failed(UpstreamClosedError(f"upstream closed the connection before the answer was "
-                                       f"complete ({detail}{': ' + reason if reason else ''})"))
+            Failed(
+                UpstreamClosedError(
+                    f"upstream closed the connection before the answer was "
+                    f"complete ({detail}{': ' + reason if reason else ''})"
+                )
+            )
         ]
 
     def handshake_error(self, status: int, body: bytes) -> GatewayError:
         """Map a refused handshake (non-101 HTTP answer) to an error.  Keep upstream's words."""
-        message = _body_message(body)
+        message = body_message(body)
         if status in (401, 403):
-            return UpstreamError(f"upstream refused the gateway's credentials (HTTP {status}): "
-                                 f"{message}", code="upstream_auth_failed")
+            return UpstreamError(
+                f"upstream refused the gateway's credentials (HTTP {status}): {message}",
+                code="upstream_auth_failed",
+            )
         if status in (429, 503):
             return UpstreamUnavailableError(f"upstream is unavailable (HTTP {status}): {message}")
         return UpstreamError(f"upstream refused the connection (HTTP {status}): {message}")
 
     # -------------------------------------------------------------------------- lifecycle
 
-    async def stream(self, request: ChatCompletionRequest) -> AsyncIterator[Event]:
+    async def stream(self, request: ChatCompletionRequest) -> AsyncGenerator[list[Event], None]:
         exchange = self.convert_request(request)
         timeouts = self.timeouts()
         deadline = None if timeouts.total is None else time.monotonic() + timeouts.total
@@ -160,27 +174,28 @@ class WebSocketAdapter(Adapter, Generic[StateT]):
                         data = await _recv(ws, wait, deadline)
                     except ConnectionClosed as closed:
                         rcvd = closed.rcvd
-                        for event in self.on_close(
-                            exchange.state,
-                            rcvd.code if rcvd else None,
-                            rcvd.reason if rcvd else "",
-                        ):
-                            yield event
+                        code, reason = (rcvd.code, rcvd.reason) if rcvd else (None, "")
+                        yield self.on_close(exchange.state, code, reason)
                         return
-                    for event in self.parse_frame(data, exchange.state):
-                        yield event
+                    yield self.parse_frame(data, exchange.state)
                     if self.is_complete(exchange.state):
                         return
                     wait = timeouts.idle
         except _Timeout as exc:
-            yield Failed(UpstreamTimeoutError(str(exc)))
+            yield [Failed(UpstreamTimeoutError(str(exc)))]
         except GatewayError as exc:
-            yield Failed(exc)
+            yield [Failed(exc)]
         except OSError as exc:
-            yield Failed(UpstreamUnavailableError(f"cannot reach upstream: {_describe_os_error(exc)}"))
+            yield [
+                Failed(
+                    UpstreamUnavailableError(f"cannot reach upstream: {_describe_os_error(exc)}")
+                )
+            ]
         except InvalidHandshake as exc:
             # The exception text may quote the signed URL: report only its kind.
-            yield Failed(UpstreamError(f"upstream WebSocket handshake failed ({type(exc).__name__})"))
+            yield [
+                Failed(UpstreamError(f"upstream WebSocket handshake failed ({type(exc).__name__})"))
+            ]
 
     def _connect(self, timeouts: Timeouts) -> _Connection:
         return _Connection(self, timeouts)
@@ -211,7 +226,9 @@ class _Connection:
             )
         except InvalidStatus as exc:
             response = exc.response
-            raise self._adapter.handshake_error(response.status_code, response.body or b"") from None
+            raise self._adapter.handshake_error(
+                response.status_code, bytes(response.body or b"")
+            ) from None
         except TimeoutError:
             raise _Timeout(
                 f"connecting to upstream took longer than {self._timeouts.connect:g} s"
@@ -251,7 +268,7 @@ async def _recv(ws: ClientConnection, wait: float | None, deadline: float | None
         raise _Timeout(f"upstream sent nothing for {limit:g} s") from None
 
 
-def _body_message(body: bytes) -> str:
+def body_message(body: bytes) -> str:
     text = body.decode("utf-8", "replace").strip()
     try:
         parsed = json.loads(text)

@@ -1,0 +1,77 @@
+"""SparkAdapter: the Spark protocol layer plugged into :class:`WebSocketAdapter`'s lifecycle.
+
+The four hooks are one-liners over the I/O-free modules: :mod:`.auth` signs the URL,
+:mod:`.request` builds the frame, :mod:`.translate` turns frames into events, and :mod:`.codes`
+explains a refused handshake.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ...config import ModelEntry
+from ...errors import GatewayError
+from ...events import Event
+from ...openai_types import ChatCompletionRequest
+from ..base import Clock, Exchange, WebSocketAdapter, body_message
+from . import codes
+from .auth import sign_url
+from .frames import encode_request
+from .request import Target, build_request
+from .settings import SparkSettings
+from .translate import Translator
+
+
+class SparkAdapter(WebSocketAdapter[Translator]):
+    """iFlytek Spark chat over WebSocket; one connection per request."""
+
+    name = "websocket_xunfei"
+    owned_by = "iflytek"
+
+    def __init__(self, entry: ModelEntry, *, clock: Clock = time.time) -> None:
+        super().__init__(entry)
+        self.settings = SparkSettings.from_entry(entry)
+        self._clock = clock
+        s = self.settings
+        self._target = Target(
+            app_id=s.app_id.reveal(),
+            version=s.version,
+            domain=s.domain,
+            temperature=s.temperature,
+            max_tokens=s.max_tokens,
+            top_k=s.top_k,
+        )
+        self._secrets = (s.app_id, s.api_key, s.api_secret)
+
+    def describe(self) -> dict[str, str]:
+        s = self.settings
+        return {
+            **super().describe(),
+            "url": s.url,
+            "version": s.version.name,
+            "domain": s.domain,
+            "app_id": s.app_id.masked(),
+            "api_key": s.api_key.masked(),
+            "api_secret": s.api_secret.masked(),
+        }
+
+    def build_url(self) -> str:
+        s = self.settings
+        return sign_url(s.url, s.api_key.reveal(), s.api_secret.reveal(), clock=self._clock)
+
+    def convert_request(self, request: ChatCompletionRequest) -> Exchange[Translator]:
+        spark = build_request(request, self._target)
+        translator = Translator(spark.max_tokens, secrets=self._secrets)
+        return Exchange(frames=[encode_request(spark.frame)], state=translator)
+
+    def parse_frame(self, data: str | bytes, state: Translator) -> list[Event]:
+        return state.feed_raw(data)
+
+    def is_complete(self, state: Translator) -> bool:
+        return state.terminal
+
+    def on_close(self, state: Translator, code: int | None, reason: str) -> list[Event]:
+        return state.feed_close(code, reason)
+
+    def handshake_error(self, status: int, body: bytes) -> GatewayError:
+        return codes.handshake_error(status, body_message(body))
