@@ -56,8 +56,12 @@ class StreamEncoder:
 
     def _start(self, response_id: str) -> None:
         self.id = completion_id(response_id)
-        head = {"id": self.id, "object": "chat.completion.chunk", "created": self._created,
-                "model": self._model}
+        head = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self._created,
+            "model": self._model,
+        }
         self._prefix = _encoder.encode(head)[:-1] + b',"choices":[{"index":0,"delta":'
 
     def encode(self, events: Iterable[Event]) -> bytes:
@@ -77,9 +81,15 @@ class StreamEncoder:
                 delta.reasoning_content = (delta.reasoning_content or "") + event.text
             elif isinstance(event, ToolCall):
                 delta = delta or Delta()
-                delta.tool_calls = [*(delta.tool_calls or ()), ToolCallChunk(
-                    index=event.index, id=event.id, type="function",
-                    function=ToolCallFunction(name=event.name, arguments=event.arguments))]
+                delta.tool_calls = [
+                    *(delta.tool_calls or ()),
+                    ToolCallChunk(
+                        index=event.index,
+                        id=event.id,
+                        type="function",
+                        function=ToolCallFunction(name=event.name, arguments=event.arguments),
+                    ),
+                ]
             elif isinstance(event, Finish):
                 finish = event.reason
             elif isinstance(event, Usage):
@@ -106,8 +116,12 @@ class StreamEncoder:
                 delta.content = ""
         reason = b"null" if finish is None else b'"' + finish.encode() + b'"'
         return sse.event(
-            self._prefix + _encoder.encode(delta) + b',"logprobs":null,"finish_reason":'
-            + reason + b"}]" + self._suffix
+            self._prefix
+            + _encoder.encode(delta)
+            + b',"logprobs":null,"finish_reason":'
+            + reason
+            + b"}]"
+            + self._suffix
         )
 
     def _usage_chunk(self, usage: Usage) -> bytes:
@@ -130,8 +144,17 @@ def _usage(usage: Usage) -> CompletionUsage:
 class Aggregator:
     """Collects events into one ``chat.completion`` object (non-streaming answers)."""
 
-    __slots__ = ("_content", "_created", "_error", "_finish", "_model", "_reasoning", "_tools",
-                 "_usage", "id")
+    __slots__ = (
+        "_content",
+        "_created",
+        "_error",
+        "_finish",
+        "_model",
+        "_reasoning",
+        "_tools",
+        "_usage",
+        "id",
+    )
 
     def __init__(self, model: str, created: int) -> None:
         self._model = model
@@ -153,9 +176,12 @@ class Aggregator:
             elif isinstance(event, ReasoningDelta):
                 self._reasoning.append(event.text)
             elif isinstance(event, ToolCall):
-                self._tools.append(ResponseToolCall(
-                    id=event.id, function=ToolCallFunction(name=event.name,
-                                                           arguments=event.arguments)))
+                self._tools.append(
+                    ResponseToolCall(
+                        id=event.id,
+                        function=ToolCallFunction(name=event.name, arguments=event.arguments),
+                    )
+                )
             elif isinstance(event, Finish):
                 self._finish = event.reason
             elif isinstance(event, Usage):

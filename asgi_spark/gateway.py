@@ -341,7 +341,9 @@ class _Endpoint:
 
 async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] == "http":
-        error = NotFoundError(f"{scope['method']} {scope['path']} is not an endpoint of this gateway")
+        error = NotFoundError(
+            f"{scope['method']} {scope['path']} is not an endpoint of this gateway"
+        )
         await _send_error(send, error)
 
 

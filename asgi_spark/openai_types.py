@@ -122,7 +122,8 @@ class ChatCompletion(msgspec.Struct, kw_only=True):
     model: str
     choices: list[Choice]
     usage: CompletionUsage | msgspec.UnsetType = msgspec.UNSET
-    system_fingerprint: None = None
+    # Omitted unless known: the OpenAPI schema types it as a string, so ``null`` is invalid.
+    system_fingerprint: str | msgspec.UnsetType = msgspec.UNSET
 
 
 class ToolCallChunk(msgspec.Struct, omit_defaults=True):

@@ -23,9 +23,7 @@ class Secret:
         return self._value
 
     def masked(self) -> str:
-        """A hint for humans: the last 4 characters of long values, nothing of short ones."""
-        if len(self._value) >= 12:
-            return MASK + self._value[-4:]
+        """What humans see: always ``****``, nothing of the value itself."""
         return MASK
 
     def __repr__(self) -> str:

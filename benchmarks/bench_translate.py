@@ -35,12 +35,22 @@ def frames(n: int) -> list[bytes]:
         }
         if status == 2:
             payload["usage"] = {
-                "text": {"question_tokens": 4, "prompt_tokens": 4, "completion_tokens": n,
-                         "total_tokens": n + 4}
+                "text": {
+                    "question_tokens": 4,
+                    "prompt_tokens": 4,
+                    "completion_tokens": n,
+                    "total_tokens": n + 4,
+                }
             }
-        out.append(json.dumps({"header": {"code": 0, "message": "Success", "sid": sid,
-                                          "status": status}, "payload": payload},
-                              ensure_ascii=False).encode())
+        out.append(
+            json.dumps(
+                {
+                    "header": {"code": 0, "message": "Success", "sid": sid, "status": status},
+                    "payload": payload,
+                },
+                ensure_ascii=False,
+            ).encode()
+        )
     return out
 
 
@@ -66,7 +76,9 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=200_000)
     args = parser.parse_args()
     data = frames(args.frames)
-    print(f"python {platform.python_version()} on {platform.machine()}, msgspec {msgspec.__version__}")
+    print(
+        f"python {platform.python_version()} on {platform.machine()}, msgspec {msgspec.__version__}"
+    )
     for name, fn in (("stream", run_stream), ("aggregate", run_aggregate)):
         fn(frames(1000))  # warm up
         best = float("inf")
@@ -74,7 +86,10 @@ def main() -> None:
             t0 = time.perf_counter()
             fn(data)
             best = min(best, time.perf_counter() - t0)
-        print(f"{name:>9}: {args.frames / best:,.0f} frames/s, {best / args.frames * 1e6:.2f} µs/frame")
+        print(
+            f"{name:>9}: {args.frames / best:,.0f} frames/s, "
+            f"{best / args.frames * 1e6:.2f} µs/frame"
+        )
     long_answer = frames(20_000)
     tracemalloc.start()
     run_stream(long_answer)

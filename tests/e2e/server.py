@@ -50,9 +50,14 @@ def spark_entry(model_id: str, simulator_url: str, **overrides: Any) -> dict[str
 
 
 class ServedGateway:
-    """Simulator + gateway in a background thread.  ``make_app(simulator_url)`` builds the ASGI app."""
+    """Simulator + gateway in a background thread.
 
-    def __init__(self, make_app: Callable[[str], Any], *, simulator_kwargs: dict[str, Any] | None = None) -> None:
+    ``make_app(simulator_url)`` builds the ASGI app.
+    """
+
+    def __init__(
+        self, make_app: Callable[[str], Any], *, simulator_kwargs: dict[str, Any] | None = None
+    ) -> None:
         self._make_app = make_app
         self._simulator_kwargs = simulator_kwargs or {}
         self._sock = listening_socket()
@@ -81,7 +86,11 @@ class ServedGateway:
         self.loop = asyncio.get_running_loop()
         try:
             self.simulator = SparkSimulator(
-                app_id=APP_ID, api_key=API_KEY, api_secret=API_SECRET, host="127.0.0.1", port=0,
+                app_id=APP_ID,
+                api_key=API_KEY,
+                api_secret=API_SECRET,
+                host="127.0.0.1",
+                port=0,
                 **self._simulator_kwargs,
             )
             await self.simulator.start()

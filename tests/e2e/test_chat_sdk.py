@@ -123,8 +123,9 @@ def test_tool_call_non_stream_and_round_trip(client: openai.OpenAI) -> None:
 
 def test_tool_call_stream(client: openai.OpenAI) -> None:
     ask = [{"role": "user", "content": "please call get_weather for Hefei"}]
-    chunks = list(client.chat.completions.create(model="spark-max", messages=ask, tools=TOOLS,
-                                                 stream=True))
+    chunks = list(
+        client.chat.completions.create(model="spark-max", messages=ask, tools=TOOLS, stream=True)
+    )
     _chunks_valid(chunks)
     calls = [tc for c in chunks for tc in (c.choices[0].delta.tool_calls or [])]
     assert len(calls) == 1 and calls[0].index == 0 and calls[0].function is not None
@@ -135,8 +136,9 @@ def test_tool_call_stream(client: openai.OpenAI) -> None:
 def test_reasoning_stream_x1(client: openai.OpenAI) -> None:
     chunks = list(client.chat.completions.create(model="spark-x1", messages=HELLO, stream=True))
     _chunks_valid(chunks)
-    reasoning = "".join((c.choices[0].delta.model_extra or {}).get("reasoning_content") or ""
-                        for c in chunks)
+    reasoning = "".join(
+        (c.choices[0].delta.model_extra or {}).get("reasoning_content") or "" for c in chunks
+    )
     assert reasoning
     assert "".join(c.choices[0].delta.content or "" for c in chunks)
 
@@ -173,20 +175,28 @@ def test_unsupported_parameter_is_400_naming_it(client: openai.OpenAI) -> None:
         ("[spark:error_code=11201]", openai.RateLimitError, 429, "insufficient_quota"),
         ("[spark:error_code=10110]", openai.InternalServerError, 503, "upstream_unavailable"),
         ("[spark:error_code=11200]", openai.RateLimitError, 429, "insufficient_quota"),
-        ('[spark:error_code=11200,error_message="AppIdNoAuthError:(10:00:00.000) domain.generalv3.5"]',
-         openai.InternalServerError, 502, "upstream_auth_failed"),
+        (
+            "[spark:error_code=11200,"
+            'error_message="AppIdNoAuthError:(10:00:00.000) domain.generalv3.5"]',
+            openai.InternalServerError,
+            502,
+            "upstream_auth_failed",
+        ),
         ("[spark:error_code=10012]", openai.InternalServerError, 502, "upstream_error"),
     ],
 )
 @pytest.mark.parametrize("stream", [False, True])
 def test_error_frames_before_content(
-    client: openai.OpenAI, directive: str, exc_type: type[openai.APIStatusError], status: int,
-    code: str, stream: bool,
+    client: openai.OpenAI,
+    directive: str,
+    exc_type: type[openai.APIStatusError],
+    status: int,
+    code: str,
+    stream: bool,
 ) -> None:
     messages = [{"role": "user", "content": f"hello {directive}"}]
     with pytest.raises(exc_type) as info:
-        result = client.chat.completions.create(model="spark-max", messages=messages,
-                                                stream=stream)
+        result = client.chat.completions.create(model="spark-max", messages=messages, stream=stream)
         list(result) if stream else None  # type: ignore[call-overload]
     assert info.value.status_code == status
     body = info.value.response.json()
@@ -200,8 +210,9 @@ def test_error_after_content_is_an_error_event(client: openai.OpenAI) -> None:
     messages = [{"role": "user", "content": "hello [spark:error_code=10012,error_after=2]"}]
     received: list[Any] = []
     with pytest.raises(openai.APIError) as info:
-        for chunk in client.chat.completions.create(model="spark-max", messages=messages,
-                                                    stream=True):
+        for chunk in client.chat.completions.create(
+            model="spark-max", messages=messages, stream=True
+        ):
             received.append(chunk)
     assert len(received) == 2
     assert "10012" in info.value.message
@@ -211,14 +222,14 @@ def test_output_moderation_after_content_finishes_with_content_filter(
     client: openai.OpenAI,
 ) -> None:
     messages = [{"role": "user", "content": "hello [spark:error_code=10014,error_after=2]"}]
-    chunks = list(client.chat.completions.create(model="spark-max", messages=messages,
-                                                 stream=True))
+    chunks = list(client.chat.completions.create(model="spark-max", messages=messages, stream=True))
     _chunks_valid(chunks)
     assert chunks[-1].choices[0].finish_reason == "content_filter"
     whole = client.chat.completions.create(model="spark-max", messages=messages)
     assert whole.choices[0].finish_reason == "content_filter"
     assert whole.choices[0].message.content == "".join(
-        c.choices[0].delta.content or "" for c in chunks)
+        c.choices[0].delta.content or "" for c in chunks
+    )
 
 
 def test_abrupt_upstream_close_is_never_a_normal_finish(client: openai.OpenAI) -> None:
@@ -242,8 +253,9 @@ def test_upstream_silence_times_out(client: openai.OpenAI) -> None:
     ("status", "cause"),
     [(401, "signature"), (403, "clock skew"), (503, "unavailable")],
 )
-def test_refused_handshake(gateway: ServedGateway, client: openai.OpenAI, status: int,
-                           cause: str) -> None:
+def test_refused_handshake(
+    gateway: ServedGateway, client: openai.OpenAI, status: int, cause: str
+) -> None:
     from asgi_spark.simulator import Faults
 
     assert gateway.simulator is not None

@@ -1,4 +1,7 @@
-"""The demo gateway started the way the README says: `asgi-spark serve` and `uvicorn asgi_spark:app`."""
+"""The demo gateway started the way the README says.
+
+`asgi-spark serve` and `uvicorn asgi_spark:app`, as subprocesses.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +29,10 @@ class Process:
 
     def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(
-            args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            args,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
             env={**os.environ, **(env or {})},
         )
         self.lines: list[str] = []
@@ -74,15 +80,20 @@ def serve_demo(demo_port: int) -> Iterator[Process]:
 @pytest.fixture
 def uvicorn_demo(demo_port: int) -> Iterator[Process]:
     env = {"ASGI_SPARK_CONFIG": ""}
-    yield from _start([sys.executable, "-m", "uvicorn", "asgi_spark:app", "--port",
-                       str(demo_port)], env)
+    yield from _start(
+        [sys.executable, "-m", "uvicorn", "asgi_spark:app", "--port", str(demo_port)], env
+    )
 
 
 def _stream_answer(port: int) -> str:
-    with openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="anything",
-                       max_retries=0) as client:
-        chunks = list(client.chat.completions.create(
-            model="spark-demo", messages=[{"role": "user", "content": "你好"}], stream=True))
+    with openai.OpenAI(
+        base_url=f"http://127.0.0.1:{port}/v1", api_key="anything", max_retries=0
+    ) as client:
+        chunks = list(
+            client.chat.completions.create(
+                model="spark-demo", messages=[{"role": "user", "content": "你好"}], stream=True
+            )
+        )
     assert chunks[-1].choices[0].finish_reason == "stop"
     return "".join(c.choices[0].delta.content or "" for c in chunks)
 
@@ -102,11 +113,17 @@ def test_bad_config_stops_startup_with_a_clear_message(tmp_path: object, demo_po
     import pathlib
 
     path = pathlib.Path(str(tmp_path)) / "models.json"
-    path.write_text('[{"id": "m", "adapter": "websocket", "request_format": "xunfei", '
-                    '"base_url": "wss://spark-api.xf-yun.com", "api_key": "ENV:NOPE_KEY_X", '
-                    '"config": {"app_id": "a", "api_secret": "s"}}]')
+    path.write_text(
+        '[{"id": "m", "adapter": "websocket", "request_format": "xunfei", '
+        '"base_url": "wss://spark-api.xf-yun.com", "api_key": "ENV:NOPE_KEY_X", '
+        '"config": {"app_id": "a", "api_secret": "s"}}]'
+    )
     exe = os.path.join(os.path.dirname(sys.executable), "asgi-spark")
-    result = subprocess.run([exe, "serve", "--config", str(path), "--port", str(demo_port)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [exe, "serve", "--config", str(path), "--port", str(demo_port)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0
     assert "NOPE_KEY_X" in result.stderr and "'m'" in result.stderr

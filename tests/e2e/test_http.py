@@ -18,7 +18,7 @@ def sse_payloads(text: str) -> list[str]:
     assert text.endswith("\n\n")
     events = text[:-2].split("\n\n")
     assert all(e.startswith("data: ") and "\n" not in e for e in events), events
-    return [e[len("data: "):] for e in events]
+    return [e[len("data: ") :] for e in events]
 
 
 def test_sse_framing_ends_with_done(gateway: ServedGateway) -> None:
@@ -32,8 +32,11 @@ def test_sse_framing_ends_with_done(gateway: ServedGateway) -> None:
 
 
 def test_error_after_start_has_no_done(gateway: ServedGateway) -> None:
-    body = {**HELLO, "stream": True,
-            "messages": [{"role": "user", "content": "x [spark:close_after=2]"}]}
+    body = {
+        **HELLO,
+        "stream": True,
+        "messages": [{"role": "user", "content": "x [spark:close_after=2]"}],
+    }
     r = httpx.post(gateway.base_url + "/v1/chat/completions", json=body)
     assert r.status_code == 200
     payloads = sse_payloads(r.text)
@@ -68,8 +71,9 @@ def test_healthz(gateway: ServedGateway) -> None:
     ("method", "path", "status"),
     [("GET", "/v1/chat/completions", 405), ("GET", "/nope", 404), ("POST", "/v1/models", 405)],
 )
-def test_unknown_routes_are_openai_errors(gateway: ServedGateway, method: str, path: str,
-                                          status: int) -> None:
+def test_unknown_routes_are_openai_errors(
+    gateway: ServedGateway, method: str, path: str, status: int
+) -> None:
     r = httpx.request(method, gateway.base_url + path)
     assert r.status_code == status
     validate("ErrorResponse", r.json())
@@ -81,19 +85,33 @@ def test_unknown_routes_are_openai_errors(gateway: ServedGateway, method: str, p
         (b"", None, "empty"),
         (b"{not json", None, "not valid JSON"),
         (b'{"model": "spark-max"}', None, "messages"),
-        (b'{"model": "spark-max", "messages": [{"role": 1, "content": "x"}]}',
-         "messages[0].role", "Expected `str`"),
-        (b'{"model": "spark-max", "messages": [{"role": "robot", "content": "x"}]}',
-         "messages[0].role", "robot"),
+        (
+            b'{"model": "spark-max", "messages": [{"role": 1, "content": "x"}]}',
+            "messages[0].role",
+            "Expected `str`",
+        ),
+        (
+            b'{"model": "spark-max", "messages": [{"role": "robot", "content": "x"}]}',
+            "messages[0].role",
+            "robot",
+        ),
         (b'{"model": "spark-max", "messages": []}', "messages", "at least one"),
-        (b'{"model": "spark-max", "messages": [{"role": "user", "content": "x"}], '
-         b'"temperature": 3}', "temperature", "between 0 and 2"),
+        (
+            b'{"model": "spark-max", "messages": [{"role": "user", "content": "x"}], '
+            b'"temperature": 3}',
+            "temperature",
+            "between 0 and 2",
+        ),
     ],
 )
-def test_bad_bodies_are_400_with_clear_errors(gateway: ServedGateway, body: bytes,
-                                              param: str | None, needle: str) -> None:
-    r = httpx.post(gateway.base_url + "/v1/chat/completions", content=body,
-                   headers={"content-type": "application/json"})
+def test_bad_bodies_are_400_with_clear_errors(
+    gateway: ServedGateway, body: bytes, param: str | None, needle: str
+) -> None:
+    r = httpx.post(
+        gateway.base_url + "/v1/chat/completions",
+        content=body,
+        headers={"content-type": "application/json"},
+    )
     assert r.status_code == 400, r.text
     error = r.json()
     validate("ErrorResponse", error)
@@ -102,8 +120,11 @@ def test_bad_bodies_are_400_with_clear_errors(gateway: ServedGateway, body: byte
 
 
 def test_oversized_body_is_413(gateway: ServedGateway) -> None:
-    big = b'{"model": "spark-max", "messages": [{"role": "user", "content": "' + b"x" * (
-        9 * 1024 * 1024) + b'"}]}'
+    big = (
+        b'{"model": "spark-max", "messages": [{"role": "user", "content": "'
+        + b"x" * (9 * 1024 * 1024)
+        + b'"}]}'
+    )
     r = httpx.post(gateway.base_url + "/v1/chat/completions", content=big)
     assert r.status_code == 413
     validate("ErrorResponse", r.json())
@@ -111,11 +132,15 @@ def test_oversized_body_is_413(gateway: ServedGateway) -> None:
 
 def test_client_disconnect_closes_the_upstream_socket(gateway: ServedGateway) -> None:
     assert gateway.simulator is not None
-    body = {**HELLO, "stream": True,
-            "messages": [{"role": "user", "content": "x [spark:hang_after=1]"}]}
-    with httpx.Client(timeout=10) as http, http.stream(
-        "POST", gateway.base_url + "/v1/chat/completions", json=body
-    ) as r:
+    body = {
+        **HELLO,
+        "stream": True,
+        "messages": [{"role": "user", "content": "x [spark:hang_after=1]"}],
+    }
+    with (
+        httpx.Client(timeout=10) as http,
+        http.stream("POST", gateway.base_url + "/v1/chat/completions", json=body) as r,
+    ):
         lines = r.iter_lines()
         first = next(lines)
         assert first.startswith("data: ")

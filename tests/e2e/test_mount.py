@@ -63,19 +63,24 @@ def mounted(request: pytest.FixtureRequest) -> Iterator[tuple[ServedGateway, str
 
 def test_sdk_through_the_prefix(mounted: tuple[ServedGateway, str]) -> None:
     server, prefix = mounted
-    with openai.OpenAI(base_url=server.base_url + prefix + "/v1", api_key="x",
-                       max_retries=0) as client:
+    with openai.OpenAI(
+        base_url=server.base_url + prefix + "/v1", api_key="x", max_retries=0
+    ) as client:
         completion = client.chat.completions.create(
             model="spark-max", messages=[{"role": "user", "content": "mounted?"}]
         )
         validate("CreateChatCompletionResponse", completion.model_dump(exclude_unset=True))
-        chunks = list(client.chat.completions.create(
-            model="spark-max", messages=[{"role": "user", "content": "mounted?"}], stream=True))
+        chunks = list(
+            client.chat.completions.create(
+                model="spark-max", messages=[{"role": "user", "content": "mounted?"}], stream=True
+            )
+        )
         assert chunks[-1].choices[0].finish_reason == "stop"
         assert [m.id for m in client.models.list()] == ["spark-max"]
         with pytest.raises(openai.NotFoundError):
-            client.chat.completions.create(model="nope", messages=[{"role": "user",
-                                                                     "content": "x"}])
+            client.chat.completions.create(
+                model="nope", messages=[{"role": "user", "content": "x"}]
+            )
     assert httpx.get(server.base_url + prefix + "/healthz").json()["status"] == "ok"
 
 

@@ -22,7 +22,10 @@ Clock = Callable[[], float]
 
 
 def rfc1123_date(timestamp: float, *, suffix: str = "GMT") -> str:
-    """``Fri, 05 May 2023 10:43:39 GMT`` for a Unix timestamp.  ``suffix`` may be ``UTC`` (Go, Java)."""
+    """``Fri, 05 May 2023 10:43:39 GMT`` for a Unix timestamp.
+
+    ``suffix`` may be ``UTC`` (what Go and Java clients send).
+    """
     date = formatdate(timestamp, usegmt=True)
     if suffix != "GMT":
         date = date[: -len("GMT")] + suffix
@@ -74,13 +77,11 @@ def sign_url(
     parts = urlsplit(url)
     if parts.scheme not in ("ws", "wss"):
         raise ValueError(f"a Spark URL must start with ws:// or wss://, not {parts.scheme!r}://")
-    if not parts.netloc:
+    if not parts.hostname:  # not netloc: "wss://:8765/x" has a netloc but no host
         raise ValueError("a Spark URL needs a host")
     host = parts.netloc
     path = parts.path or "/"
     date = rfc1123_date(clock(), suffix=date_suffix)
     sig = signature(api_secret, host, date, path)
-    query = urlencode(
-        {"authorization": authorization(api_key, sig), "date": date, "host": host}
-    )
+    query = urlencode({"authorization": authorization(api_key, sig), "date": date, "host": host})
     return urlunsplit((parts.scheme, parts.netloc, path, query, ""))

@@ -62,8 +62,10 @@ FRAME_CODES: Final[dict[int, Rule]] = {
     10013: Rule(ContentFilterError, "the input was rejected by Spark's content moderation"),
     10014: Rule(ContentFilterError, "the output was stopped by Spark's content moderation"),
     10015: Rule(UpstreamAuthError, f"{_AUTH_HINT}: the app id is blacklisted"),
-    10016: Rule(UpstreamAuthError, f"{_AUTH_HINT}: the app is not authorised for this "
-                                   "model or its grant is exhausted"),
+    10016: Rule(
+        UpstreamAuthError,
+        f"{_AUTH_HINT}: the app is not authorised for this model or its grant is exhausted",
+    ),
     10017: Rule(UpstreamError, "Spark failed clearing history"),
     10018: Rule(UpstreamError, "Spark closed an idle session"),
     10019: Rule(ContentFilterError, "the conversation was flagged by Spark's content moderation"),
@@ -76,19 +78,24 @@ FRAME_CODES: Final[dict[int, Rule]] = {
     10165: Rule(_BAD, "request rejected by Spark (invalid frame order)"),
     10222: Rule(UpstreamError, "Spark engine network error", True),
     10223: Rule(UpstreamUnavailableError, "Spark found no engine node for this model"),
-    10313: Rule(UpstreamAuthError, f"{_AUTH_HINT}: the app id is empty or does not belong "
-                                   "to the API key"),
-    10907: Rule(ContextLengthExceededError, "the conversation is longer than the model's "
-                                            "context window"),
-    11200: Rule(UpstreamAuthError, f"{_AUTH_HINT}: the app has no grant for this model "
-                                   "(check api_version/domain)"),
+    10313: Rule(
+        UpstreamAuthError, f"{_AUTH_HINT}: the app id is empty or does not belong to the API key"
+    ),
+    10907: Rule(
+        ContextLengthExceededError, "the conversation is longer than the model's context window"
+    ),
+    11200: Rule(
+        UpstreamAuthError,
+        f"{_AUTH_HINT}: the app has no grant for this model (check api_version/domain)",
+    ),
     11201: Rule(QuotaExceededError, "the app's daily Spark quota is used up"),
     11202: Rule(RateLimitError, "the app's Spark QPS limit was exceeded"),
     11203: Rule(RateLimitError, "the app's Spark concurrency limit was exceeded"),
 }
 
-_TOKENS_RULE: Final = Rule(QuotaExceededError, "the app's Spark token quota is used up or not "
-                                               "claimed (11200 tokens.total)")
+_TOKENS_RULE: Final = Rule(
+    QuotaExceededError, "the app's Spark token quota is used up or not claimed (11200 tokens.total)"
+)
 _UNKNOWN_RULE: Final = Rule(UpstreamError, "unknown Spark error")
 
 
@@ -122,22 +129,46 @@ class HandshakeRule:
 
 #: Handshake refusals (spec 5.1), most specific first; matched on status and message text.
 HANDSHAKE_RULES: Final[tuple[HandshakeRule, ...]] = (
-    HandshakeRule(403, "valid date", UpstreamAuthError,
-                  f"{_AUTH_HINT}: clock skew, the gateway's clock differs from Spark's by "
-                  "more than 300 s (sync it with NTP)"),
-    HandshakeRule(403, "ip address", UpstreamAuthError,
-                  f"{_AUTH_HINT}: the gateway's IP address is not on the app's whitelist"),
-    HandshakeRule(401, "fail to retrieve credential", UpstreamAuthError,
-                  f"{_AUTH_HINT}: unknown API key (check api_key)"),
-    HandshakeRule(401, "does not match", UpstreamAuthError,
-                  f"{_AUTH_HINT}: signature mismatch (check api_secret, and that api_key and "
-                  "api_secret are not swapped)"),
-    HandshakeRule(401, "cannot be verified", UpstreamAuthError,
-                  f"{_AUTH_HINT}: the signature could not be parsed"),
+    HandshakeRule(
+        403,
+        "valid date",
+        UpstreamAuthError,
+        f"{_AUTH_HINT}: clock skew, the gateway's clock differs from Spark's by "
+        "more than 300 s (sync it with NTP)",
+    ),
+    HandshakeRule(
+        403,
+        "ip address",
+        UpstreamAuthError,
+        f"{_AUTH_HINT}: the gateway's IP address is not on the app's whitelist",
+    ),
+    HandshakeRule(
+        401,
+        "fail to retrieve credential",
+        UpstreamAuthError,
+        f"{_AUTH_HINT}: unknown API key (check api_key)",
+    ),
+    HandshakeRule(
+        401,
+        "does not match",
+        UpstreamAuthError,
+        f"{_AUTH_HINT}: signature mismatch (check api_secret, and that api_key and "
+        "api_secret are not swapped)",
+    ),
+    HandshakeRule(
+        401,
+        "cannot be verified",
+        UpstreamAuthError,
+        f"{_AUTH_HINT}: the signature could not be parsed",
+    ),
     HandshakeRule(401, "", UpstreamAuthError, f"{_AUTH_HINT}: unauthorised"),
     HandshakeRule(403, "", UpstreamAuthError, f"{_AUTH_HINT}: forbidden"),
-    HandshakeRule(404, "", UpstreamError,
-                  "Spark has no endpoint at the configured path (check endpoint/api_version)"),
+    HandshakeRule(
+        404,
+        "",
+        UpstreamError,
+        "Spark has no endpoint at the configured path (check endpoint/api_version)",
+    ),
     HandshakeRule(429, "", RateLimitError, "Spark is rate limiting the gateway"),
 )
 

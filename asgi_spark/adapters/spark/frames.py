@@ -161,6 +161,8 @@ def decode_frame(data: str | bytes) -> ResponseFrame:
         raise FrameError(f"malformed Spark frame: {exc}") from None
     except msgspec.DecodeError as exc:
         raise FrameError(f"Spark frame is not valid JSON: {exc}") from None
+    except UnicodeError as exc:  # bad UTF-8 inside a string (bytes), or a lone surrogate (str)
+        raise FrameError(f"Spark frame is not valid UTF-8: {exc}") from None
     choices = frame.payload.choices if frame.payload else None
     if choices is not None and not choices.text and choices.status != STATUS_LAST:
         raise FrameError("malformed Spark frame: empty `$.payload.choices.text`")

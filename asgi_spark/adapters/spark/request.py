@@ -115,8 +115,10 @@ def _refuse_unsupported(request: ChatCompletionRequest, version: SparkVersion) -
         raise _refuse("prediction", "Spark has no predicted outputs")
     if request.web_search_options is not None:
         raise _refuse("web_search_options", "web search is not exposed by this gateway yet")
-    if request.max_tokens is not None and request.max_completion_tokens is not None and (
-        request.max_tokens != request.max_completion_tokens
+    if (
+        request.max_tokens is not None
+        and request.max_completion_tokens is not None
+        and (request.max_tokens != request.max_completion_tokens)
     ):
         raise InvalidRequestError(
             "'max_tokens' and 'max_completion_tokens' disagree; send only one",
@@ -177,7 +179,9 @@ def _functions(request: ChatCompletionRequest, version: SparkVersion) -> list[Fu
     specs: list[tuple[str, FunctionSpec]] = []
     for i, tool in enumerate(request.tools or ()):
         if tool.type != "function" or tool.function is None:
-            raise _refuse(f"tools[{i}].type", f"only function tools are supported, not {tool.type!r}")
+            raise _refuse(
+                f"tools[{i}].type", f"only function tools are supported, not {tool.type!r}"
+            )
         specs.append((f"tools[{i}]", tool.function))
     specs.extend((f"functions[{i}]", f) for i, f in enumerate(request.functions or ()))
     if specs and not version.functions:

@@ -80,7 +80,7 @@ class Step(Enum):
     IGNORE = "ignore"
 
 
-S, I, T = State, Input, Step
+S, I, T = State, Input, Step  # noqa: E741 - short names keep the table readable
 _ANSWER = (T.START, T.CONTENT)
 
 #: (state, input) → (steps, next state).  Total over State x Input.
@@ -120,7 +120,16 @@ class Translator:
     upstream messages.
     """
 
-    __slots__ = ("_error", "_frame", "_last_seq", "ignored", "max_tokens", "secrets", "sid", "state")
+    __slots__ = (
+        "_error",
+        "_frame",
+        "_last_seq",
+        "ignored",
+        "max_tokens",
+        "secrets",
+        "sid",
+        "state",
+    )
 
     def __init__(self, max_tokens: int | None = None, *, secrets: tuple[Secret, ...] = ()) -> None:
         self.state = State.AWAITING
@@ -153,7 +162,9 @@ class Translator:
         detail = f"close code {code}" if code is not None else "no close frame"
         if reason:
             detail += f", reason {reason!r}"
-        where = "before answering" if self.state is State.AWAITING else "in the middle of the answer"
+        where = (
+            "before answering" if self.state is State.AWAITING else "in the middle of the answer"
+        )
         sid = f" (sid {self.sid})" if self.sid else ""
         error = UpstreamClosedError(
             f"Spark closed the connection {where} without a final frame{sid}: {detail}; "
@@ -230,7 +241,9 @@ class Translator:
         base = "call_" + _ID_UNSAFE.sub("_", self.sid or "spark")
         for index, call in enumerate(calls):
             call_id = base if index == 0 else f"{base}_{index}"
-            events.append(ToolCall(index=index, id=call_id, name=call.name, arguments=call.arguments))
+            events.append(
+                ToolCall(index=index, id=call_id, name=call.name, arguments=call.arguments)
+            )
 
     def _finish(self, events: list[Event]) -> None:
         assert self._frame is not None and self._frame.payload is not None

@@ -1,0 +1,258 @@
+"""The ``asgi-spark`` command line: one argparse app with a subcommand per tool.
+
+* ``asgi-spark serve`` runs the gateway with uvicorn (demo mode without a configuration);
+* ``asgi-spark check-config PATH`` validates a configuration and prints its models, secrets
+  masked;
+* ``asgi-spark simulator`` runs the Spark simulator until Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import signal
+import sys
+
+from .adapters.spark.versions import versions
+from .config import (
+    DEFAULT_HOST,
+    DEFAULT_LOG_LEVEL,
+    DEFAULT_PORT,
+    ConfigError,
+    GatewayConfig,
+    build_adapters,
+    load_config,
+)
+from .gateway import CONFIG_ENV, Gateway
+from .simulator import Faults, SparkSimulator
+from .simulator.faults import describe_faults, faults_from_assignments
+from .simulator.handshake import MAX_CLOCK_SKEW
+from .simulator.server import DEFAULT_IDLE_TIMEOUT
+
+DEFAULT_SIMULATOR_PORT = 8765
+
+
+def _simulator_epilog() -> str:
+    endpoints = "\n".join(
+        f"  {row.path:<16} domain {row.domain:<12} {row.product}" for row in versions()
+    )
+    return f"""\
+endpoints (the URL path selects the version; the frame's domain must match):
+{endpoints}
+
+what it checks, like the real service:
+  handshake  signed URL (authorization, date, host); dates within ±{MAX_CLOCK_SKEW:g} s of the
+             simulator clock; failures are HTTP 401/403/404 with {{"message": ...}}
+  request    one JSON frame; app_id (10313), domain (10003), schema and ranges (10004),
+             prompt tokens over the context (10907); a second frame while answering (10007);
+             no frame within --idle-timeout seconds: close 1000 "time out"
+
+faults (--fault key=value[,key=value], repeatable; they apply to every connection):
+{describe_faults()}
+  Counts are answer frames sent first.  If several of error_after, close_after, malformed_after
+  and hang_after are set, the smallest count wins.  A text answer gets at least count+1 frames,
+  so the fault always fires before the final frame.
+
+prompt directives: put [spark:key=value,key=value] in the last user message to inject the same
+faults for that one request, e.g.
+  "tell me a joke [spark:error_code=10014,error_after=2]"
+  "hello [spark:close_after=1]"   "hello [spark:hang_after=0]"
+  "hello [spark:first_frame_delay=0.2,frame_delay=0.05,chunks=5]"
+  "hello [spark:answer=\\"fixed text, with a comma\\"]"
+Directives are removed from the echoed text.  Values with commas are written in double quotes.
+handshake_status and handshake_delay cannot come from a prompt (the prompt arrives after the
+handshake): use --fault or SparkSimulator.faults.  A bad directive is answered with a 10004
+SchemaCheckError naming it.
+
+The simulator prints one line, "Spark simulator listening on ws://HOST:PORT", when it is ready.
+The API secret is never printed.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="asgi-spark",
+        description="An OpenAI-compatible gateway for iFlytek Spark, and its Spark simulator.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    sim = commands.add_parser(
+        "simulator",
+        help="run an offline Spark WebSocket service",
+        description="Run a faithful, offline iFlytek Spark WebSocket chat service.",
+        epilog=_simulator_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sim.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    sim.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_SIMULATOR_PORT,
+        help="port to listen on; 0 picks a free one (default: %(default)s)",
+    )
+    sim.add_argument(
+        "--app-id", default="demo-app", help="APPID frames must carry (default: %(default)s)"
+    )
+    sim.add_argument(
+        "--api-key", default="demo-key", help="APIKey of the signed URL (default: %(default)s)"
+    )
+    sim.add_argument(
+        "--api-secret",
+        default="demo-secret",
+        help="APISecret the URL is signed with (default: demo-secret; never printed)",
+    )
+    sim.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=DEFAULT_IDLE_TIMEOUT,
+        help="seconds to wait for the request frame after the handshake (default: %(default)g)",
+    )
+    sim.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="inject a fault into every connection (see below); repeatable",
+    )
+    sim.set_defaults(handler=functools.partial(_run_simulator, sim))
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the gateway (demo mode without a configuration)",
+        description=(
+            "Serve the OpenAI-compatible gateway with uvicorn.  The configuration comes from "
+            f"--config, else from ${CONFIG_ENV}; without either (or with --demo) the built-in "
+            "Spark simulator is started inside the process and the model 'spark-demo' is served."
+        ),
+    )
+    serve.add_argument(
+        "--config", metavar="PATH", help=f"JSON configuration (default: ${CONFIG_ENV})"
+    )
+    serve.add_argument(
+        "--host", default=None, help="address to listen on (default: the config's, else 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port", type=int, default=None, help="port (default: the config's, else 8765)"
+    )
+    serve.add_argument(
+        "--demo", action="store_true", help="ignore any configuration and serve the demo model"
+    )
+    serve.add_argument(
+        "--log-level",
+        default=None,
+        choices=["critical", "error", "warning", "info", "debug", "trace"],
+        help="log level (default: the config's, else info)",
+    )
+    serve.set_defaults(handler=_run_serve)
+
+    check = commands.add_parser(
+        "check-config",
+        help="validate a configuration and print the models it would serve",
+        description=(
+            "Validate a JSON configuration (ENV: variables are resolved from the environment) "
+            "and print the models it would serve with secrets masked.  Exits 1 on any error."
+        ),
+    )
+    check.add_argument("path", metavar="PATH", help="the JSON configuration file")
+    check.set_defaults(handler=_run_check_config)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the process exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return 2
+    status: int = handler(args)
+    return status
+
+
+def _run_simulator(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    try:
+        faults = faults_from_assignments(args.fault)
+    except ValueError as exc:
+        parser.error(f"--fault: {exc}")
+    try:
+        asyncio.run(_simulate(args, faults))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:  # cannot listen: port taken, bad address
+        print(
+            f"asgi-spark simulator: cannot listen on {args.host}:{args.port}: {exc}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+async def _simulate(args: argparse.Namespace, faults: Faults) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows
+            loop.add_signal_handler(signum, stop.set)
+    async with SparkSimulator(
+        app_id=args.app_id,
+        api_key=args.api_key,
+        api_secret=args.api_secret,
+        host=args.host,
+        port=args.port,
+        idle_timeout=args.idle_timeout,
+        faults=faults,
+        record_requests=False,
+    ) as sim:
+        print(f"Spark simulator listening on {sim.url}", flush=True)
+        await stop.wait()
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    path = None if args.demo else (args.config or os.environ.get(CONFIG_ENV) or None)
+    config: GatewayConfig | None = None
+    if path is not None:
+        try:
+            config = load_config(path)
+            gateway = Gateway(config)
+        except ConfigError as exc:
+            print(f"asgi-spark serve: {exc}", file=sys.stderr)
+            return 2
+    else:
+        gateway = Gateway(None)
+    host = args.host or (config.host if config else DEFAULT_HOST)
+    port = args.port if args.port is not None else (config.port if config else DEFAULT_PORT)
+    log_level = args.log_level or (config.log_level if config else DEFAULT_LOG_LEVEL)
+    logging.basicConfig(format="%(levelname)s:     %(name)s: %(message)s")
+    logging.getLogger("asgi_spark").setLevel(log_level.upper().replace("TRACE", "DEBUG"))
+    server = uvicorn.Server(
+        uvicorn.Config(gateway, host=host, port=port, log_level=log_level, lifespan="on")
+    )
+    server.run()
+    return 0 if server.started else 1
+
+
+def _run_check_config(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.path)
+        adapters = build_adapters(config)
+    except ConfigError as exc:
+        print(f"asgi-spark check-config: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.path}: {len(adapters)} model(s) would be served on {config.host}:{config.port}")
+    for model_id, adapter in adapters.items():
+        print(f"- {model_id}")
+        for key, value in adapter.describe().items():
+            if key != "id":
+                print(f"    {key}: {value}")
+    for model_id in config.disabled:
+        print(f"- {model_id} (disabled)")
+    return 0

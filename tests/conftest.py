@@ -1,0 +1,28 @@
+"""Project-wide test fixtures.
+
+``openapi`` (session scope): the :mod:`tests.openapi` module, with the OpenAI OpenAPI document
+already loaded; call ``openapi.validate("CreateChatCompletionResponse", body)``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+# Make ``tests.*`` importable (``from tests.openapi import validate``) whether or not ``tests``
+# is a regular package and however pytest was started.
+_ROOT = str(Path(__file__).resolve().parents[1])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+from tests import openapi as _openapi  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def openapi() -> ModuleType:
+    """The schema validator module (see its docstring); the document is parsed once."""
+    _openapi.load()
+    return _openapi
