@@ -95,11 +95,9 @@ class Adapter(ABC):
         """What ``check-config`` prints for this model.  Never include secrets."""
         return {"id": self.entry.id, "adapter": self.name, "base_url": self.entry.base_url}
 
-    def upstream_model(self) -> str:
-        return self.entry.model or self.entry.id
-
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - an optional hook, not an abstract one
         """Release shared resources (none by default)."""
+        return None
 
 
 @dataclass(slots=True)

@@ -449,11 +449,21 @@ def test_forced_function_call_is_refused() -> None:
     )
 
 
-@pytest.mark.parametrize(
-    "tool", [{"type": "web_search"}, {"type": "custom", "custom": {}}, {"type": "function"}]
-)
+@pytest.mark.parametrize("tool", [{"type": "web_search"}, {"type": "custom", "custom": {}}])
 def test_non_function_tools_are_refused(tool: dict[str, Any]) -> None:
     refused(UnsupportedParameterError, "tools[1].type", tools=[WEATHER_TOOL, tool])
+
+
+def test_function_tool_without_function_is_a_clear_400() -> None:
+    error = refused(
+        InvalidRequestError, "tools[1].function", tools=[WEATHER_TOOL, {"type": "function"}]
+    )
+    assert "required" in error.message
+
+
+def test_system_only_conversation_is_refused_on_every_model() -> None:
+    for version in (MAX, LITE):
+        refused(InvalidRequestError, "messages", [{"role": "system", "content": "hi"}], v=version)
 
 
 def test_tools_on_lite_are_refused() -> None:

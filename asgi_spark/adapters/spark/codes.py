@@ -112,7 +112,8 @@ def frame_error(
     rule = rule_for(code, message)
     words = redact(message, *secrets) if secrets else message
     sid_part = f", sid {sid}" if sid else ""
-    text = f"{rule.meaning} (Spark {code}{sid_part}): {words}".rstrip(": ")
+    head = f"{rule.meaning} (Spark {code}{sid_part})"
+    text = f"{head}: {words}" if words.strip() else head
     return rule.cls(text, retryable=rule.retryable, upstream_code=code, sid=sid or None)
 
 

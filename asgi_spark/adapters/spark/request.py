@@ -178,9 +178,14 @@ def _functions(request: ChatCompletionRequest, version: SparkVersion) -> list[Fu
         return []
     specs: list[tuple[str, FunctionSpec]] = []
     for i, tool in enumerate(request.tools or ()):
-        if tool.type != "function" or tool.function is None:
+        if tool.type != "function":
             raise _refuse(
                 f"tools[{i}].type", f"only function tools are supported, not {tool.type!r}"
+            )
+        if tool.function is None:
+            raise InvalidRequestError(
+                f"'tools[{i}].function' is required for a function tool",
+                param=f"tools[{i}].function",
             )
         specs.append((f"tools[{i}]", tool.function))
     specs.extend((f"functions[{i}]", f) for i, f in enumerate(request.functions or ()))
@@ -211,6 +216,12 @@ def build_messages(messages: list[ChatMessage], version: SparkVersion) -> list[M
         role, text = _turn(i, message, tool_names)
         if text.strip():
             turns.append(Message(role=role, content=text))
+    last = next((t for t in reversed(turns) if t.role != "system"), None)
+    if last is None or last.role != "user":
+        raise InvalidRequestError(
+            "the conversation must end with a user message (or a tool result) with content",
+            param="messages",
+        )
     turns = _place_system(turns, version)
     merged: list[Message] = []
     for turn in turns:
@@ -218,11 +229,6 @@ def build_messages(messages: list[ChatMessage], version: SparkVersion) -> list[M
             merged[-1] = Message(role=turn.role, content=f"{merged[-1].content}\n{turn.content}")
         else:
             merged.append(turn)
-    if not merged or merged[-1].role != "user":
-        raise InvalidRequestError(
-            "the conversation must end with a user message (or a tool result) with content",
-            param="messages",
-        )
     return merged
 
 

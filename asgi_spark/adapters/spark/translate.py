@@ -151,7 +151,8 @@ class Translator:
         try:
             frame = decode_frame(data)
         except FrameError as exc:
-            return self._apply(Input.MALFORMED, None, exc)
+            error = FrameError(f"{exc.message}{self._sid_note(self.sid)}", sid=self.sid or None)
+            return self._apply(Input.MALFORMED, None, error)
         return self.feed_frame(frame)
 
     def feed_frame(self, frame: ResponseFrame) -> list[Event]:
