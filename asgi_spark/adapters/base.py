@@ -95,7 +95,7 @@ class Adapter(ABC):
         """What ``check-config`` prints for this model.  Never include secrets."""
         return {"id": self.entry.id, "adapter": self.name, "base_url": self.entry.base_url}
 
-    async def aclose(self) -> None:  # noqa: B027 - an optional hook, not an abstract one
+    async def aclose(self) -> None:
         """Release shared resources (none by default)."""
         return None
 
