@@ -246,9 +246,10 @@ class _Exchange:
                 if _terminal(batch):
                     break
             completion = aggregator.result()
-        except GatewayError as exc:
-            self.outcome = f"error {exc.status} {exc.code}"
-            await _send_error(self.send, exc)
+        except Exception as exc:
+            error = _as_gateway_error(exc)
+            self.outcome = f"error {error.status} {error.code}"
+            await _send_error(self.send, error)
             return
         self.response_id = completion.id
         self.outcome = f"finish {completion.choices[0].finish_reason}"
@@ -284,19 +285,27 @@ class _Exchange:
                     finished = _failure(batch) is None
                     self.outcome = "finish" if finished else "error after start"
                     break
-        except GatewayError as exc:
+            else:
+                raise InternalError("the upstream adapter ended without a final answer")
+        except Exception as exc:
+            error = _as_gateway_error(exc)
+            self.outcome = f"error {error.status} {error.code}"
             if not headers_sent:
-                self.outcome = f"error {exc.status} {exc.code}"
-                await _send_error(send, exc)
+                await _send_error(send, error)
                 return
             await send(
-                {"type": "http.response.body", "body": encoder.error(exc), "more_body": True}
+                {"type": "http.response.body", "body": encoder.error(error), "more_body": True}
             )
         tail = encoder.done() if finished else b""
-        if not headers_sent:  # the adapter ended without a terminal event: a bug
-            await _send_error(send, InternalError("the upstream adapter ended without an answer"))
-            return
         await send({"type": "http.response.body", "body": tail, "more_body": False})
+
+
+def _as_gateway_error(exc: Exception) -> GatewayError:
+    """``exc`` itself if it is a GatewayError; otherwise a logged internal error."""
+    if isinstance(exc, GatewayError):
+        return exc
+    logger.exception("internal error while answering a chat request")
+    return InternalError("internal error in the gateway; the details are in its log")
 
 
 def _terminal(batch: list[Event]) -> bool:

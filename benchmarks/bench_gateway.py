@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable
 
@@ -48,6 +49,8 @@ def start(args: list[str], marker: str) -> subprocess.Popen[str]:
     assert proc.stdout is not None
     for line in proc.stdout:
         if marker in line:
+            # keep draining the pipe so the child never blocks on a full one
+            threading.Thread(target=proc.stdout.read, daemon=True).start()
             return proc
     raise RuntimeError(f"{args[0]} exited before saying {marker!r}")
 
@@ -147,8 +150,6 @@ async def main_async(args: argparse.Namespace) -> None:
             f.name,
             "--port",
             str(gw_port),
-            "--log-level",
-            "warning",
         ],
         "Uvicorn running",
     )

@@ -57,6 +57,8 @@ class ToyAdapter(WebSocketAdapter[ToyState]):
         if not state.started:
             state.started = True
             events.append(Started("toy-1"))
+        if frame.get("word") == "crash ":
+            raise RuntimeError("a bug in a third-party adapter")
         if "word" in frame:
             events.append(ContentDelta(frame["word"]))
         elif "error" in frame:
@@ -169,3 +171,18 @@ def test_unregistered_adapter_name_is_a_config_error() -> None:
                 }
             ]
         )
+
+
+def test_a_crashing_adapter_is_a_clean_500_or_error_event(toy: ServedGateway) -> None:
+    crash = [{"role": "user", "content": "one crash two"}]
+    with openai.OpenAI(base_url=toy.base_url + "/v1", api_key="x", max_retries=0) as client:
+        with pytest.raises(openai.InternalServerError) as info:
+            client.chat.completions.create(model="toy", messages=crash)
+        assert info.value.status_code == 500
+        assert "internal error" in info.value.message
+        assert "third-party" not in info.value.message  # details stay in the log
+        received: list[Any] = []
+        with pytest.raises(openai.APIError, match="internal error"):
+            for chunk in client.chat.completions.create(model="toy", messages=crash, stream=True):
+                received.append(chunk)
+        assert "".join(c.choices[0].delta.content or "" for c in received) == "hello one "
