@@ -18,6 +18,8 @@ Unknown fields are ignored, as the real service does with legacy ones (``auditin
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -31,6 +33,8 @@ from .tokens import count_tokens
 MAX_UID_LENGTH: Final = 32
 TOP_K_RANGE: Final = (1, 6)
 ROLES: Final = ("system", "user", "assistant")
+#: What one image counts for in the prompt (the real service bills images by size).
+IMAGE_TOKENS: Final = 256
 
 _decoder: Final = msgspec.json.Decoder()
 
@@ -39,6 +43,11 @@ _decoder: Final = msgspec.json.Decoder()
 class Message:
     role: str
     content: str
+    content_type: str = "text"
+
+    @property
+    def tokens(self) -> int:
+        return IMAGE_TOKENS if self.content_type == "image" else count_tokens(self.content)
 
 
 @dataclass(frozen=True)
@@ -74,7 +83,11 @@ class ChatRequest:
     @property
     def _question_index(self) -> int | None:
         return next(
-            (i for i in range(len(self.messages) - 1, -1, -1) if self.messages[i].role == "user"),
+            (
+                i
+                for i in range(len(self.messages) - 1, -1, -1)
+                if self.messages[i].role == "user" and self.messages[i].content_type == "text"
+            ),
             None,
         )
 
@@ -132,10 +145,10 @@ def validate_request(frame: Any, *, version: SparkVersion, app_id: str) -> ChatR
     items = _array(message.get("text"), "$.payload.message.text")
     if not items:
         raise SparkError.schema("'$.payload.message.text' must have at least 1 item;")
-    messages = tuple(_message(item, index) for index, item in enumerate(items))
+    messages = tuple(_message(item, index, version) for index, item in enumerate(items))
     functions = _functions(payload.get("functions"), version)
 
-    prompt_tokens = sum(count_tokens(m.content) for m in messages)
+    prompt_tokens = sum(m.tokens for m in messages)
     if prompt_tokens > version.context_tokens:
         raise SparkError(
             10907,
@@ -150,11 +163,11 @@ def validate_request(frame: Any, *, version: SparkVersion, app_id: str) -> ChatR
         functions=functions,
         max_tokens=max_tokens,
         prompt_tokens=prompt_tokens,
-        question_tokens=count_tokens(messages[-1].content),
+        question_tokens=messages[-1].tokens,
     )
 
 
-def _message(item: Any, index: int) -> Message:
+def _message(item: Any, index: int, version: SparkVersion) -> Message:
     path = f"$.payload.message.text[{index}]"
     entry = _object(item, path)
     role = _string(entry.get("role"), f"{path}.role")
@@ -165,6 +178,19 @@ def _message(item: Any, index: int) -> Message:
     content = _string(entry.get("content"), f"{path}.content")
     if not content:
         raise SparkError.schema(f"'{path}.content' length must be greater or equal than 1;")
+    content_type = entry.get("content_type", "text")
+    if content_type not in ("text", "image"):
+        raise SparkError.schema(f"'{path}.content_type' must be one of [text, image];")
+    if content_type == "image":
+        if not version.images:
+            raise SparkError.schema(f"'{path}.content_type' image is not supported by this domain;")
+        try:
+            base64.b64decode(content, validate=True)
+        except (binascii.Error, ValueError):
+            raise SparkError(
+                10161, "Base64DecodeError", f"'{path}.content' base64 decode failed"
+            ) from None
+        return Message(role, content, content_type)
     return Message(role, content)
 
 

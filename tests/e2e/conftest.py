@@ -20,6 +20,7 @@ def gateway_config(simulator_url: str) -> list[dict[str, Any]]:
         spark_entry("spark-lite", simulator_url, config={"api_version": "v1.1"}),
         spark_entry("spark-x1", simulator_url, config={"api_version": "x1"}),
         spark_entry("spark-quick-timeout", simulator_url, timeout=0.5),
+        spark_entry("spark-image", simulator_url, config={"api_version": "image"}),
     ]
 
 

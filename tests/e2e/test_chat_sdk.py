@@ -265,3 +265,23 @@ def test_refused_handshake(
     assert info.value.status_code == (503 if status == 503 else 502)
     assert cause in info.value.message
     _assert_no_secrets(info.value.response.text)
+
+
+def _image_question() -> list[Any]:
+    parts = [
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+        {"type": "text", "text": "what is in the picture?"},
+    ]
+    return [{"role": "user", "content": parts}]
+
+
+def test_image_model_answers_images(client: openai.OpenAI) -> None:
+    completion = client.chat.completions.create(model="spark-image", messages=_image_question())
+    assert "what is in the picture?" in (completion.choices[0].message.content or "")
+
+
+def test_image_on_a_text_model_is_a_clear_400(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as info:
+        client.chat.completions.create(model="spark-max", messages=_image_question())
+    assert info.value.param == "messages[0].content[0]"
+    assert "image" in info.value.message

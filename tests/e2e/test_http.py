@@ -53,7 +53,7 @@ def test_models_list_and_get(gateway: ServedGateway) -> None:
     listing = r.json()
     validate("ListModelsResponse", listing)
     ids = [m["id"] for m in listing["data"]]
-    assert ids == ["spark-max", "spark-lite", "spark-x1", "spark-quick-timeout"]
+    assert ids == ["spark-max", "spark-lite", "spark-x1", "spark-quick-timeout", "spark-image"]
     one = httpx.get(gateway.base_url + "/v1/models/spark-lite")
     validate("Model", one.json())
     assert one.json()["owned_by"] == "iflytek"

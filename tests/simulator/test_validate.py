@@ -229,3 +229,40 @@ async def test_unknown_fields_are_ignored(sim: SparkSimulator) -> None:
     result = await exchange(sim, frame)
     assert result.last["header"]["code"] == 0
     assert sim.requests == [frame]
+
+
+# ---------------------------------------------------------------------------- image model
+
+IMAGE_TURN = {"role": "user", "content": "iVBORw0KGgo=", "content_type": "image"}
+
+
+async def test_image_path_answers_image_turns(sim: SparkSimulator) -> None:
+    frame = chat_frame(domain="image", messages=[IMAGE_TURN, _user("what is it?")])
+    result = await exchange(sim, frame, version="image")
+    assert result.last["header"]["code"] == 0
+    usage = result.last["payload"]["usage"]["text"]
+    assert usage["prompt_tokens"] > usage["question_tokens"]  # the image counts too
+    answer = "".join(f["payload"]["choices"]["text"][0]["content"] for f in result.frames)
+    assert "what is it?" in answer
+
+
+async def test_image_turn_on_a_text_path_is_10004(sim: SparkSimulator) -> None:
+    result = await exchange(sim, chat_frame(messages=[IMAGE_TURN, _user("what is it?")]))
+    assert_error(
+        result,
+        10004,
+        "SchemaCheckError",
+        "'$.payload.message.text[0].content_type' image is not supported by this domain;",
+    )
+
+
+async def test_image_that_is_not_base64_is_10161(sim: SparkSimulator) -> None:
+    bad = {**IMAGE_TURN, "content": "not base64!"}
+    frame = chat_frame(domain="image", messages=[bad, _user("what is it?")])
+    result = await exchange(sim, frame, version="image")
+    assert_error(
+        result,
+        10161,
+        "Base64DecodeError",
+        "'$.payload.message.text[0].content' base64 decode failed",
+    )

@@ -235,7 +235,7 @@ def test_empty_part_list_is_an_empty_turn() -> None:
     assert texts([user([]), user("x")]) == [("user", "x")]
 
 
-@pytest.mark.parametrize("kind", ["image_url", "input_image"])
+@pytest.mark.parametrize("kind", ["image_url"])
 def test_image_parts_are_refused(kind: str) -> None:
     parts = [{"type": "text", "text": "what is this"}, {"type": kind, kind: {"url": "x"}}]
     error = refused(
@@ -247,7 +247,7 @@ def test_image_parts_are_refused(kind: str) -> None:
     assert "image" in error.message
 
 
-@pytest.mark.parametrize("kind", ["input_audio", "file", None, 3])
+@pytest.mark.parametrize("kind", ["input_audio", "file", "input_image", None, 3])
 def test_unknown_part_types_are_refused(kind: Any) -> None:
     refused(UnsupportedParameterError, "messages[0].content[0].type", [user([{"type": kind}])])
 
@@ -636,3 +636,57 @@ def test_custom_version_allows_system_and_tools() -> None:
 def test_decoder_names_the_bad_field() -> None:
     with pytest.raises(msgspec.ValidationError, match=r"\$\.messages\[0\]\.role"):
         request_decoder.decode(b'{"model": "m", "messages": [{"role": 1}]}')
+
+
+# ------------------------------------------------------------------------------ image models
+
+IMAGE = find_version("image")
+PNG_B64 = "iVBORw0KGgo="
+
+
+def image_part(url: str) -> dict[str, Any]:
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
+def test_image_model_sends_data_url_images_as_image_turns() -> None:
+    assert IMAGE is not None and IMAGE.images
+    parts = [image_part(f"data:image/png;base64,{PNG_B64}"), {"type": "text", "text": "what?"}]
+    frame = wire([{"role": "system", "content": "be brief"}, user(parts)], v=IMAGE)
+    assert frame["payload"]["message"]["text"] == [
+        {"role": "user", "content": PNG_B64, "content_type": "image"},
+        {"role": "user", "content": "be brief\n\nwhat?"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("url", "cls", "param"),
+    [
+        (
+            "https://example.com/cat.png",
+            UnsupportedParameterError,
+            "messages[0].content[0].image_url.url",
+        ),
+        ("data:image/png;base64,***", InvalidRequestError, "messages[0].content[0].image_url.url"),
+        (
+            "data:text/plain;base64,aGk=",
+            UnsupportedParameterError,
+            "messages[0].content[0].image_url.url",
+        ),
+    ],
+)
+def test_image_model_refuses_what_it_cannot_send(
+    url: str, cls: type[GatewayError], param: str
+) -> None:
+    assert IMAGE is not None
+    refused(cls, param, [user([image_part(url), {"type": "text", "text": "?"}])], v=IMAGE)
+
+
+def test_images_only_in_user_messages() -> None:
+    assert IMAGE is not None
+    parts = [image_part(f"data:image/png;base64,{PNG_B64}")]
+    refused(
+        InvalidRequestError,
+        "messages[1].content",
+        [user("hi"), {"role": "assistant", "content": parts}, user("and?")],
+        v=IMAGE,
+    )

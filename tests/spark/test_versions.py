@@ -7,16 +7,17 @@ import pytest
 from asgi_spark.adapters.spark import versions
 from asgi_spark.adapters.spark.versions import SparkVersion, custom_version, find_version
 
-# name, path, domain, max_tokens range, context, system, functions, reasoning
+# name, path, domain, max_tokens range, context, system, functions, reasoning, images
 ROWS = [
-    ("v1.1", "/v1.1/chat", "lite", (1, 4096), 8192, False, False, False),
-    ("v2.1", "/v2.1/chat", "generalv2", (1, 8192), 8192, True, False, False),
-    ("v3.1", "/v3.1/chat", "generalv3", (1, 8192), 8192, True, True, False),
-    ("pro-128k", "/chat/pro-128k", "pro-128k", (1, 4096), 131072, True, True, False),
-    ("v3.5", "/v3.5/chat", "generalv3.5", (1, 8192), 8192, True, True, False),
-    ("max-32k", "/chat/max-32k", "max-32k", (1, 8192), 32768, True, True, False),
-    ("v4.0", "/v4.0/chat", "4.0Ultra", (1, 8192), 8192, True, True, False),
-    ("x1", "/v1/x1", "spark-x", (1, 32768), 65536, True, True, True),
+    ("v1.1", "/v1.1/chat", "lite", (1, 4096), 8192, False, False, False, False),
+    ("v2.1", "/v2.1/chat", "generalv2", (1, 8192), 8192, True, False, False, False),
+    ("v3.1", "/v3.1/chat", "generalv3", (1, 8192), 8192, True, True, False, False),
+    ("pro-128k", "/chat/pro-128k", "pro-128k", (1, 4096), 131072, True, True, False, False),
+    ("v3.5", "/v3.5/chat", "generalv3.5", (1, 8192), 8192, True, True, False, False),
+    ("max-32k", "/chat/max-32k", "max-32k", (1, 8192), 32768, True, True, False, False),
+    ("v4.0", "/v4.0/chat", "4.0Ultra", (1, 8192), 8192, True, True, False, False),
+    ("x1", "/v1/x1", "spark-x", (1, 32768), 65536, True, True, True, False),
+    ("image", "/v2.1/image", "image", (1, 8192), 8192, False, False, False, True),
 ]
 
 
@@ -25,7 +26,8 @@ def test_the_table_has_exactly_these_rows() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "path", "domain", "limits", "context", "system", "functions", "reasoning"), ROWS
+    ("name", "path", "domain", "limits", "context", "system", "functions", "reasoning", "images"),
+    ROWS,
 )
 def test_row(
     name: str,
@@ -36,6 +38,7 @@ def test_row(
     system: bool,
     functions: bool,
     reasoning: bool,
+    images: bool,
 ) -> None:
     row = find_version(name)
     assert row is not None
@@ -49,7 +52,7 @@ def test_row(
     assert row.system is system
     assert row.functions is functions
     assert row.reasoning is reasoning
-    assert row.images is False
+    assert row.images is images
     assert row.accepts_domain(domain)
     # the same row by domain, by path, and whatever the case
     assert find_version(domain) is row

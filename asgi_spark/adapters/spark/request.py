@@ -9,16 +9,20 @@ Rules, in the order they are applied:
 * ``temperature`` (OpenAI [0, 2]) is halved into Spark's (0, 1]; 0 becomes 0.01.
 * ``max_completion_tokens`` (or ``max_tokens``) must be >= 1 and is clamped to the model's range.
 * ``user`` becomes ``header.uid``; longer than 32 characters it is replaced by a stable hash.
-* Messages: content parts are flattened to text; tool results and assistant tool calls become
-  text turns; one leading system message is kept (later ones become user turns; models without
-  system support get it folded into the first user turn); empty turns are dropped; consecutive
-  turns of one role are merged; the conversation must end with a user turn.
+* Messages: content parts are flattened to text (image models take ``data:`` URL images as
+  separate ``content_type: "image"`` turns; text models refuse images); tool results and
+  assistant tool calls become text turns; one leading system message is kept (later ones
+  become user turns; models without system support get it folded into the first user turn);
+  empty turns are dropped; consecutive turns of one role are merged; the conversation must end
+  with a user turn.
 * ``tools`` (or legacy ``functions``) become ``payload.functions.text``; the key is omitted when
   there are none.  OpenAI ``n`` is never mapped to ``top_k``.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 from dataclasses import dataclass
 from typing import Any, Final
@@ -213,7 +217,8 @@ def build_messages(messages: list[ChatMessage], version: SparkVersion) -> list[M
     tool_names: dict[str, str] = {}
     turns: list[Message] = []
     for i, message in enumerate(messages):
-        role, text = _turn(i, message, tool_names)
+        role, text, images = _turn(i, message, tool_names, version)
+        turns.extend(Message(role="user", content=image, content_type="image") for image in images)
         if text.strip():
             turns.append(Message(role=role, content=text))
     last = next((t for t in reversed(turns) if t.role != "system"), None)
@@ -225,21 +230,36 @@ def build_messages(messages: list[ChatMessage], version: SparkVersion) -> list[M
     turns = _place_system(turns, version)
     merged: list[Message] = []
     for turn in turns:
-        if merged and merged[-1].role == turn.role:
+        mergeable = turn.content_type is None and merged and merged[-1].content_type is None
+        if mergeable and merged[-1].role == turn.role:
             merged[-1] = Message(role=turn.role, content=f"{merged[-1].content}\n{turn.content}")
         else:
             merged.append(turn)
     return merged
 
 
-def _turn(i: int, message: ChatMessage, tool_names: dict[str, str]) -> tuple[str, str]:
+def _turn(
+    i: int, message: ChatMessage, tool_names: dict[str, str], version: SparkVersion
+) -> tuple[str, str, list[str]]:
+    """(Spark role, text, base64 images) for one OpenAI message."""
     role = message.role
     if role not in _ROLES:
         raise InvalidRequestError(
             f"'messages[{i}].role' must be one of {sorted(_ROLES)}, got {role!r}",
             param=f"messages[{i}].role",
         )
-    text = _flatten(i, message.content)
+    text, images = _flatten(i, message.content, version)
+    if images and role != "user":
+        raise InvalidRequestError(
+            f"'messages[{i}]' has an image, but only user messages may carry images",
+            param=f"messages[{i}].content",
+        )
+    return (*_text_turn(role, text, message, tool_names), images)
+
+
+def _text_turn(
+    role: str, text: str, message: ChatMessage, tool_names: dict[str, str]
+) -> tuple[str, str]:
     if role == "developer":
         return "system", text
     if role == "assistant":
@@ -259,10 +279,14 @@ def _turn(i: int, message: ChatMessage, tool_names: dict[str, str]) -> tuple[str
     return role, text
 
 
-def _flatten(i: int, content: str | list[dict[str, Any]] | None) -> str:
+def _flatten(
+    i: int, content: str | list[dict[str, Any]] | None, version: SparkVersion
+) -> tuple[str, list[str]]:
+    """The text of ``content`` and, for image models, its images as base64."""
     if content is None or isinstance(content, str):
-        return content or ""
+        return content or "", []
     pieces: list[str] = []
+    images: list[str] = []
     for j, part in enumerate(content):
         kind = part.get("type")
         where = f"messages[{i}].content[{j}]"
@@ -270,20 +294,43 @@ def _flatten(i: int, content: str | list[dict[str, Any]] | None) -> str:
             pieces.append(part["text"])
         elif kind == "refusal" and isinstance(part.get("refusal"), str):
             pieces.append(part["refusal"])
-        elif kind in ("image_url", "input_image"):
-            raise UnsupportedParameterError(
-                f"'{where}' is an image, and this model takes text only; "
-                "configure a Spark image model for images",
-                param=where,
-            )
+        elif kind == "image_url":
+            if not version.images:
+                raise UnsupportedParameterError(
+                    f"'{where}' is an image, and {version.product} takes text only; "
+                    "configure a Spark image model (api_version 'image') for images",
+                    param=where,
+                )
+            images.append(_image_base64(part.get("image_url"), where))
         elif kind in ("text", "refusal"):
             raise InvalidRequestError(f"'{where}' has no {kind!r} string", param=where)
         else:
             raise UnsupportedParameterError(
-                f"'{where}.type' {kind!r} is not supported; Spark takes text parts only",
+                f"'{where}.type' {kind!r} is not supported; Spark takes text and image parts",
                 param=f"{where}.type",
             )
-    return "\n".join(pieces)
+    return "\n".join(pieces), images
+
+
+def _image_base64(image_url: Any, where: str) -> str:
+    """The base64 payload of a ``data:image/...;base64,`` URL: Spark takes images inline."""
+    url = image_url.get("url") if isinstance(image_url, dict) else None
+    if not isinstance(url, str):
+        raise InvalidRequestError(f"'{where}.image_url.url' must be a string", param=where)
+    header, sep, data = url.partition(",")
+    if not (sep and header.startswith("data:image/") and header.endswith(";base64")):
+        raise UnsupportedParameterError(
+            f"'{where}.image_url.url' must be a data:image/...;base64, URL; the gateway does "
+            "not download images",
+            param=f"{where}.image_url.url",
+        )
+    try:
+        base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidRequestError(
+            f"'{where}.image_url.url' is not valid base64", param=f"{where}.image_url.url"
+        ) from None
+    return data
 
 
 def _place_system(turns: list[Message], version: SparkVersion) -> list[Message]:
@@ -297,7 +344,9 @@ def _place_system(turns: list[Message], version: SparkVersion) -> list[Message]:
         return rest
     if version.system:
         return [head, *rest]
-    first_user = next((k for k, t in enumerate(rest) if t.role == "user"), None)
+    first_user = next(
+        (k for k, t in enumerate(rest) if t.role == "user" and t.content_type is None), None
+    )
     if first_user is None:
         return [Message(role="user", content=head.content), *rest]
     folded = Message(role="user", content=f"{head.content}\n\n{rest[first_user].content}")
