@@ -66,9 +66,11 @@ class Timeouts:
 
     @classmethod
     def for_entry(cls, entry: ModelEntry) -> Timeouts:
-        """The seed's single ``timeout`` bounds waiting for any frame; the total is 5x that."""
+        """The seed's single ``timeout`` bounds connecting (at most 10 s) and waiting for any
+        frame; a whole answer may take ``max(10 * timeout, 600)`` seconds, which only stops
+        an upstream that keeps sending without ever finishing."""
         t = entry.timeout
-        return cls(connect=min(10.0, t), first_frame=t, idle=t, total=t * 5)
+        return cls(connect=min(10.0, t), first_frame=t, idle=t, total=max(10 * t, 600.0))
 
 
 class Adapter(ABC):

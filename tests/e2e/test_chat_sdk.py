@@ -285,3 +285,22 @@ def test_image_on_a_text_model_is_a_clear_400(client: openai.OpenAI) -> None:
         client.chat.completions.create(model="spark-max", messages=_image_question())
     assert info.value.param == "messages[0].content[0]"
     assert "image" in info.value.message
+
+
+def test_slow_handshake_times_out_as_504(gateway: ServedGateway, client: openai.OpenAI) -> None:
+    from asgi_spark.simulator import Faults
+
+    assert gateway.simulator is not None
+    gateway.simulator.faults = Faults(handshake_delay=5)
+    with pytest.raises(openai.APIStatusError) as info:
+        client.chat.completions.create(model="spark-quick-timeout", messages=HELLO)
+    assert info.value.status_code == 504
+    assert "connecting" in info.value.message
+
+
+def test_malformed_upstream_frame_is_a_protocol_error(client: openai.OpenAI) -> None:
+    messages = [{"role": "user", "content": "hello [spark:malformed_after=1]"}]
+    with pytest.raises(openai.InternalServerError) as info:
+        client.chat.completions.create(model="spark-max", messages=messages)
+    assert info.value.code == "upstream_protocol_error"
+    assert "sid cht" in info.value.message

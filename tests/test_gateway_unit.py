@@ -1,0 +1,60 @@
+"""The gateway app in-process (httpx's ASGI transport): what needs no simulator."""
+
+from __future__ import annotations
+
+import socket
+
+import httpx
+import pytest
+
+from asgi_spark import create_app
+from tests.openapi import validate
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def entry(base_url: str) -> dict[str, object]:
+    return {
+        "id": "spark-max",
+        "adapter": "websocket_xunfei",
+        "base_url": base_url,
+        "api_key": "k",
+        "config": {"app_id": "a", "api_secret": "s"},
+    }
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_unreachable_upstream_is_503(stream: bool) -> None:
+    gateway = create_app([entry(f"ws://127.0.0.1:{closed_port()}")])
+    transport = httpx.ASGITransport(app=gateway)
+    async with (
+        gateway.lifespan(),
+        httpx.AsyncClient(transport=transport, base_url="http://gw") as client,
+    ):
+        r = await client.post(
+            "/v1/chat/completions",
+            json={
+                "model": "spark-max",
+                "stream": stream,
+                "messages": [{"role": "user", "content": "hi"}],
+            },
+        )
+    assert r.status_code == 503
+    validate("ErrorResponse", r.json())
+    assert r.json()["error"]["code"] == "upstream_unavailable"
+    assert "cannot reach upstream" in r.json()["error"]["message"]
+
+
+async def test_aclose_is_idempotent_and_models_survive_restart() -> None:
+    gateway = create_app([entry("ws://127.0.0.1:1")])
+    await gateway.aclose()
+    await gateway.aclose()
+    transport = httpx.ASGITransport(app=gateway)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+        r = await client.get("/v1/models")
+    assert [m["id"] for m in r.json()["data"]] == ["spark-max"]
