@@ -144,10 +144,6 @@ def test_client_disconnect_closes_the_upstream_socket(gateway: ServedGateway) ->
         lines = r.iter_lines()
         first = next(lines)
         assert first.startswith("data: ")
-        if gateway.simulator.open_connections != 1:
-            print("DEBUG", first, gateway.simulator._tracker.live)
-            for line in lines:
-                print("DEBUG", line)
         assert gateway.simulator.open_connections == 1
     # leaving the block closed the client connection: the gateway must close upstream
     gateway.wait_upstream_closed(timeout=10)
