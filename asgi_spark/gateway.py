@@ -143,7 +143,13 @@ class Gateway:
 
     @property
     def models(self) -> Mapping[str, Adapter]:
+        """The served models by id (empty until started)."""
         return self._adapters or {}
+
+    @property
+    def config(self) -> GatewayConfig | None:
+        """The loaded configuration (``None`` until loaded; in demo mode until started)."""
+        return self._config
 
     # ------------------------------------------------------------------------------- ASGI
 
