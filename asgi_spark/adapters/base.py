@@ -229,7 +229,7 @@ class _Connection:
             raise self._adapter.handshake_error(
                 response.status_code, bytes(response.body or b"")
             ) from None
-        except TimeoutError:
+        except (TimeoutError, asyncio.TimeoutError):  # distinct classes before 3.11
             raise _Timeout(
                 f"connecting to upstream took longer than {self._timeouts.connect:g} s"
             ) from None
