@@ -26,7 +26,7 @@ from starlette.types import Receive, Scope, Send
 from . import sse
 from .adapters.base import Adapter
 from .completion import Aggregator, StreamEncoder, encode_completion
-from .config import ConfigError, GatewayConfig, build_adapters, load_config
+from .config import ConfigError, ConfigSource, GatewayConfig, build_adapters, load_config
 from .errors import (
     GatewayError,
     InternalError,
@@ -46,13 +46,14 @@ DEMO_MODEL: Final = "spark-demo"
 CONFIG_ENV: Final = "ASGI_SPARK_CONFIG"
 _JSON: Final = (b"content-type", b"application/json")
 
-ConfigSource = GatewayConfig | str | os.PathLike[str] | list[Any] | dict[str, Any]
+#: What :func:`create_app` accepts: a loaded configuration or anything :func:`load_config` reads.
+AppConfig = GatewayConfig | ConfigSource
 
 
 class Gateway:
     """The gateway as an ASGI app.  Build it with :func:`create_app`."""
 
-    def __init__(self, config: ConfigSource | None, *, defer: bool = False) -> None:
+    def __init__(self, config: AppConfig | None, *, defer: bool = False) -> None:
         self._source = config
         self._config: GatewayConfig | None = None
         self._adapters: dict[str, Adapter] | None = None
@@ -462,7 +463,7 @@ def demo_config(simulator_url: str) -> dict[str, Any]:
     }
 
 
-def create_app(config: ConfigSource | None = None) -> Gateway:
+def create_app(config: AppConfig | None = None) -> Gateway:
     """Build the gateway.
 
     ``config`` is a path to a JSON file, the decoded JSON (a list of model entries or an object
