@@ -25,8 +25,10 @@ Schemas the project validates against: ``CreateChatCompletionResponse``,
 ``CreateChatCompletionStreamResponse``, ``ErrorResponse``, ``ListModelsResponse``, ``Model``.
 
 Where the document comes from: ``$ASGI_SPARK_OPENAPI`` if set, else
-``<repo>/../shared/reference/openai-openapi.yaml``.  It is parsed once per process (libyaml's
-``CSafeLoader`` when available) and cached in this module, so property tests reuse it.
+``<repo>/../shared/reference/openai-openapi.yaml``, else (a clone outside this workspace) the
+extract ``tests/data/openai-schemas.json`` of exactly the schemas above and what they reference
+(``tests/test_openapi.py`` checks it still matches the document).  It is parsed once per process
+(libyaml's ``CSafeLoader`` when available) and cached in this module, so property tests reuse it.
 
 Validation uses jsonschema's ``Draft202012Validator`` with a ``referencing`` registry holding the
 whole document, so ``$ref: "#/components/schemas/X"`` resolves.  One adaptation: the OpenAI
@@ -58,6 +60,7 @@ DOCUMENT_URI = "urn:openai-openapi"
 
 _REPO_ROOT = Path(__file__).resolve().parents[1]
 _DEFAULT_PATH = _REPO_ROOT.parent / "shared/reference/openai-openapi.yaml"
+EXTRACT_PATH = _REPO_ROOT / "tests/data/openai-schemas.json"
 
 _document: dict[str, Any] | None = None  # the parsed, adapted document (module-level cache)
 
@@ -65,7 +68,20 @@ _document: dict[str, Any] | None = None  # the parsed, adapted document (module-
 def path() -> Path:
     """Where the OpenAPI document is read from."""
     override = os.environ.get(ENV_VAR)
-    return Path(override) if override else _DEFAULT_PATH
+    if override:
+        return Path(override)
+    return _DEFAULT_PATH if _DEFAULT_PATH.is_file() else EXTRACT_PATH
+
+
+def read_raw(source: Path) -> dict[str, Any]:
+    """The document at ``source`` as parsed (YAML, or the JSON extract), not adapted."""
+    if source.suffix == ".json":
+        raw: dict[str, Any] = json.loads(source.read_text(encoding="utf-8"))
+        return raw
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    with source.open("rb") as fh:
+        document: dict[str, Any] = yaml.load(fh, Loader=loader)  # a safe loader
+    return document
 
 
 def _nullable_to_anyof(node: Any) -> Any:
@@ -88,9 +104,7 @@ def load() -> dict[str, Any]:
             raise FileNotFoundError(
                 f"OpenAI OpenAPI document not found at {source} (set ${ENV_VAR})"
             )
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        with source.open("rb") as fh:
-            raw = yaml.load(fh, Loader=loader)  # a safe loader
+        raw = read_raw(source)
         # Only the components are needed; the paths are large and never referenced.
         _document = {"components": _nullable_to_anyof(raw["components"])}
     return _document

@@ -123,3 +123,17 @@ def test_env_var_overrides_the_path(
     monkeypatch.setattr(openapi, "_document", None)
     with pytest.raises(FileNotFoundError):
         openapi.load()
+
+
+def test_the_vendored_extract_matches_the_document() -> None:
+    """tests/data/openai-schemas.json must be regenerated when the shared document changes."""
+    import pytest
+
+    from tests import openapi
+    from tests.data.extract_openai_schemas import closure
+
+    if not openapi._DEFAULT_PATH.is_file():
+        pytest.skip("the shared OpenAPI document is not beside this clone")
+    document = openapi.read_raw(openapi._DEFAULT_PATH)
+    extract = openapi.read_raw(openapi.EXTRACT_PATH)
+    assert extract["components"]["schemas"] == closure(document["components"]["schemas"])
