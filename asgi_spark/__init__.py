@@ -19,13 +19,15 @@ from .registry import register_adapter
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from .adapters.base import Adapter, Exchange, WebSocketAdapter
+    from .adapters.base import Adapter, BinaryFrame, Exchange, TextFrame, WebSocketAdapter
     from .gateway import Gateway, create_app
 
 __all__ = [
     "Adapter",
+    "BinaryFrame",
     "Exchange",
     "Gateway",
+    "TextFrame",
     "WebSocketAdapter",
     "__version__",
     "app",
@@ -48,7 +50,7 @@ def __getattr__(name: str) -> Any:
         from . import gateway as gateway_module
 
         return getattr(gateway_module, name)
-    if name in ("Adapter", "Exchange", "WebSocketAdapter"):
+    if name in ("Adapter", "BinaryFrame", "Exchange", "TextFrame", "WebSocketAdapter"):
         from .adapters import base
 
         return getattr(base, name)

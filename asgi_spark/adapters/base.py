@@ -9,9 +9,13 @@ async iterator of :mod:`asgi_spark.events` that ends with exactly one terminal e
 four hooks to subclasses (the seed guide's extension path):
 
 * :meth:`~WebSocketAdapter.build_url` - the (signed) URL to connect to;
-* :meth:`~WebSocketAdapter.convert_request` - the first frame to send and per-request state;
+* :meth:`~WebSocketAdapter.convert_request` - the frame(s) to send and per-request state;
 * :meth:`~WebSocketAdapter.parse_frame` - one received frame → events;
 * :meth:`~WebSocketAdapter.is_complete` - whether the answer is over.
+
+Frame kinds are explicit: an outgoing frame is a ``str`` or a :class:`TextFrame` (sent as a
+WebSocket *text* frame, opcode 0x1, the kind every Spark client sends) or a :class:`BinaryFrame`
+(opcode 0x2).  Plain ``bytes`` are refused, because ``websockets`` would send them as binary.
 
 Limits and timeouts (:class:`Timeouts`): connecting (TCP + TLS + handshake), waiting for the
 first frame, waiting between frames, and the whole exchange.  The connection is closed on every
@@ -40,7 +44,7 @@ from ..errors import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
-from ..events import Event, Failed, Finish
+from ..events import Event, Failed
 from ..openai_types import ChatCompletionRequest
 
 StateT = TypeVar("StateT")
@@ -102,12 +106,56 @@ class Adapter(ABC):
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class TextFrame:
+    """A WebSocket text frame (opcode 0x1).
+
+    ``data`` is a ``str``, or ``bytes`` that are already UTF-8 (e.g. ``msgspec.json.encode``
+    output): those go on the wire as they are, without a decode/encode copy.
+    """
+
+    data: str | bytes
+
+
+@dataclass(frozen=True, slots=True)
+class BinaryFrame:
+    """A WebSocket binary frame (opcode 0x2).  Spark never reads one; other upstreams may."""
+
+    data: bytes
+
+
+OutgoingFrame = TextFrame | BinaryFrame
+
+
 @dataclass(slots=True)
 class Exchange(Generic[StateT]):
-    """What :meth:`WebSocketAdapter.convert_request` returns: the frame(s) to send and state."""
+    """What :meth:`WebSocketAdapter.convert_request` returns: the frame(s) to send and state.
 
-    frames: Sequence[str | bytes]
+    Each frame is a ``str`` (a text frame), a :class:`TextFrame` or a :class:`BinaryFrame`.
+    Plain ``bytes`` raise ``TypeError``: say which kind of frame they are.
+    """
+
+    frames: Sequence[str | OutgoingFrame]
     state: StateT
+
+    def __post_init__(self) -> None:
+        self.frames = tuple(_outgoing(frame) for frame in self.frames)
+
+
+def _outgoing(frame: object) -> OutgoingFrame:
+    if isinstance(frame, TextFrame | BinaryFrame):
+        return frame
+    if isinstance(frame, str):
+        return TextFrame(frame)
+    if isinstance(frame, bytes | bytearray | memoryview):
+        raise TypeError(
+            "an outgoing WebSocket frame given as bytes is ambiguous: wrap it in "
+            "TextFrame(data) (sent as text, what Spark reads) or BinaryFrame(data)"
+        )
+    raise TypeError(
+        f"an outgoing WebSocket frame must be str, TextFrame or BinaryFrame, not "
+        f"{type(frame).__name__}"
+    )
 
 
 class WebSocketAdapter(Adapter, Generic[StateT]):
@@ -167,7 +215,8 @@ class WebSocketAdapter(Adapter, Generic[StateT]):
         try:
             async with self._connect(timeouts) as ws:
                 for frame in exchange.frames:
-                    await ws.send(frame)
+                    # text=True sends UTF-8 bytes as a text frame as they are (no copy).
+                    await ws.send(frame.data, text=isinstance(frame, TextFrame))
                 wait = timeouts.first_frame
                 while True:
                     try:
@@ -283,4 +332,12 @@ def _describe_os_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-__all__ = ["Adapter", "Exchange", "Finish", "Timeouts", "WebSocketAdapter"]
+__all__ = [
+    "Adapter",
+    "BinaryFrame",
+    "Exchange",
+    "OutgoingFrame",
+    "TextFrame",
+    "Timeouts",
+    "WebSocketAdapter",
+]

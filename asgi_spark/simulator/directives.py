@@ -2,9 +2,10 @@
 
 They let anyone reproduce a failure offline through the gateway, e.g.
 ``tell me a joke [spark:error_code=10014,error_after=2]``.  Keys are the :class:`.Faults` field
-names except the handshake ones (the prompt arrives after the handshake).  Several blocks are
-merged left to right.  Blocks are removed from the text the simulator echoes.  A malformed block,
-an unknown key or a bad value is an error that names the block, so users see their typo.
+names except the handshake ones and ``accept_binary`` (they act before the prompt is read).
+Several blocks are merged left to right.  Blocks are removed from the text the simulator echoes.
+A malformed block, an unknown key or a bad value is an error that names the block, so users see
+their typo.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from .faults import HANDSHAKE_FIELDS, QUOTED_VALUE, Faults, parse_assignments
+from .faults import CONNECTION_FIELDS, QUOTED_VALUE, Faults, parse_assignments
 
 _BLOCK: Final = re.compile(rf"\[spark:((?:{QUOTED_VALUE}|[^\]\"])*)\]")
 _OPENER: Final = "[spark:"
@@ -33,12 +34,11 @@ def extract_directives(text: str) -> tuple[str, Faults]:
         block = match.group(0)
         try:
             found = parse_assignments(match.group(1))
-            handshake = sorted(HANDSHAKE_FIELDS.intersection(found))
-            if handshake:
+            early = sorted(CONNECTION_FIELDS.intersection(found))
+            if early:
                 raise ValueError(
-                    f"{', '.join(handshake)} cannot be set from a prompt (the handshake is over "
-                    "when the prompt arrives); set it from Python or with asgi-spark simulator "
-                    "--fault"
+                    f"{', '.join(early)} cannot be set from a prompt (it acts before the prompt "
+                    "is read); set it from Python or with asgi-spark simulator --fault"
                 )
             faults = faults.merged(Faults(**found))
         except ValueError as exc:

@@ -18,6 +18,10 @@ FLOW_LIMITED_DETAIL: Final = (
     "（必须要等大模型完全回复之后，才能发送下一个问题）"
 )
 
+BINARY_FRAME_DETAIL: Final = (
+    "binary frames are not accepted: send the request as one JSON text frame"
+)
+
 # code -> (error class, default detail)
 _DEFAULTS: Final[dict[int, tuple[str, str]]] = {
     10000: ("UpgradeError", "升级为ws出现错误"),

@@ -22,8 +22,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-# Handshake faults act before any frame exists, so a prompt directive cannot set them.
+# Handshake faults act before any frame exists, and ``accept_binary`` before the frame is read,
+# so a prompt directive (inside the frame) cannot set them.
 HANDSHAKE_FIELDS: Final = frozenset({"handshake_status", "handshake_delay"})
+CONNECTION_FIELDS: Final = HANDSHAKE_FIELDS | {"accept_binary"}
 
 
 def _help(text: str, parse: Callable[[str], object]) -> Any:
@@ -45,6 +47,15 @@ def _str(raw: str) -> str:
     return raw
 
 
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be 1/true/yes/on or 0/false/no/off")
+
+
 @dataclass(frozen=True)
 class Faults:
     """A fault plan.  ``Faults()`` is no fault.  Field values are checked on construction."""
@@ -56,6 +67,11 @@ class Faults:
     )
     handshake_delay: float | None = _help(
         "seconds to wait before answering the handshake; Python/CLI only", _float
+    )
+    accept_binary: bool | None = _help(
+        "read a binary request frame like a text one (the real service is only known to read "
+        "text frames; by default a binary frame is refused with 10001); Python/CLI only",
+        _bool,
     )
     first_frame_delay: float | None = _help("seconds to wait before the first frame", _float)
     frame_delay: float | None = _help("seconds to wait between two frames", _float)
@@ -101,6 +117,8 @@ class Faults:
             raise ValueError(
                 f"handshake_status must be an HTTP status from 400 to 599, not {status!r}"
             )
+        if self.accept_binary is not None and not isinstance(self.accept_binary, bool):
+            raise ValueError(f"accept_binary must be a bool, not {self.accept_binary!r}")
         if self.function is not None and not self.function:
             raise ValueError("function must name a declared function")
 

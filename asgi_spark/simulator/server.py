@@ -2,10 +2,11 @@
 
 :class:`SparkSimulator` listens on a loopback port.  Per connection it verifies the handshake
 (:mod:`.handshake`) in the ``process_request`` hook, waits up to ``idle_timeout`` seconds for the
-single request frame, checks it (:mod:`.validate`), plays the script (:mod:`.script`) while
-watching for a second frame (answered with 10007) or the client leaving, and closes.  The
-connection is closed on every path; :attr:`SparkSimulator.open_connections` counts TCP
-connections from accept to close, so tests can assert nothing leaks.
+single request frame, refuses a binary one with 10001 (Spark reads one JSON *text* frame; the
+``accept_binary`` fault relaxes that), checks it (:mod:`.validate`), plays the script
+(:mod:`.script`) while watching for a second frame (answered with 10007) or the client leaving,
+and closes.  The connection is closed on every path; :attr:`SparkSimulator.open_connections`
+counts TCP connections from accept to close, so tests can assert nothing leaks.
 
 Like the real service it sends no pings and speaks no compression.  Incoming frames may be up to
 :data:`MAX_FRAME_BYTES`.  ``handshake_delay`` is not bounded by a handshake timeout.
@@ -32,7 +33,7 @@ from websockets.protocol import State
 from ..adapters.spark.versions import SparkVersion, custom_version, find_version, versions
 from ..secrets import Secret
 from . import handshake
-from .errors import FLOW_LIMITED_DETAIL, SparkError
+from .errors import BINARY_FRAME_DETAIL, FLOW_LIMITED_DETAIL, SparkError
 from .faults import Faults
 from .script import (
     IDLE_CLOSE_REASON,
@@ -290,6 +291,9 @@ class SparkSimulator:
     def _script(
         self, data: str | bytes, version: SparkVersion, faults: Faults, sid: str, ms: int
     ) -> list[Step]:
+        if isinstance(data, bytes) and not faults.accept_binary:
+            # Spark reads one JSON text frame (spec 2); websockets gives bytes for opcode 0x2.
+            return error_script(SparkError(10001, "ClientMsgError", BINARY_FRAME_DETAIL), sid, ms)
         try:
             frame = decode_request(data)
             self._record(frame)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from asgi_spark.simulator import SparkSimulator
+from asgi_spark.simulator import Faults, SparkSimulator
 
 from .helpers import assert_error, chat_frame, exchange
 
@@ -34,16 +34,32 @@ async def test_not_json_is_10160(sim: SparkSimulator) -> None:
     assert sim.requests == []
 
 
+async def test_binary_request_frame_is_refused_with_10001(sim: SparkSimulator) -> None:
+    """Spark reads one JSON *text* frame (spec 2); a binary frame is refused before decoding."""
+    result = await exchange(sim, json.dumps(chat_frame()).encode())
+    assert_error(
+        result,
+        10001,
+        "ClientMsgError",
+        "binary frames are not accepted: send the request as one JSON text frame",
+    )
+    assert sim.requests == []
+
+
 @pytest.mark.parametrize("data", [b"\xff\xfe not utf-8", b'{"header": "\xed\xa0\x80"}'])
-async def test_binary_frame_that_is_not_utf8_json_is_10160(
+async def test_accepted_binary_frame_that_is_not_utf8_json_is_10160(
     sim: SparkSimulator, data: bytes
 ) -> None:
+    sim.faults = Faults(accept_binary=True)
     result = await exchange(sim, data)
     assert result.frames[0]["header"]["code"] == 10160
     assert (result.close_code, result.close_reason) == (1000, "close this ws conn")
 
 
-async def test_binary_json_frame_is_accepted(sim: SparkSimulator) -> None:
+async def test_binary_json_frame_is_accepted_with_the_accept_binary_fault(
+    sim: SparkSimulator,
+) -> None:
+    sim.faults = Faults(accept_binary=True)
     result = await exchange(sim, json.dumps(chat_frame()).encode())
     assert result.last["header"]["code"] == 0
 

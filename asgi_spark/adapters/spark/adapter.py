@@ -13,7 +13,7 @@ from ...config import ModelEntry
 from ...errors import GatewayError
 from ...events import Event
 from ...openai_types import ChatCompletionRequest
-from ..base import Clock, Exchange, WebSocketAdapter, body_message
+from ..base import Clock, Exchange, TextFrame, WebSocketAdapter, body_message
 from . import codes
 from .auth import sign_url
 from .frames import encode_request
@@ -62,7 +62,8 @@ class SparkAdapter(WebSocketAdapter[Translator]):
     def convert_request(self, request: ChatCompletionRequest) -> Exchange[Translator]:
         spark = build_request(request, self._target)
         translator = Translator(spark.max_tokens, secrets=self._secrets)
-        return Exchange(frames=[encode_request(spark.frame)], state=translator)
+        # Spark reads exactly one JSON *text* frame per connection (spec section 2).
+        return Exchange(frames=[TextFrame(encode_request(spark.frame))], state=translator)
 
     def parse_frame(self, data: str | bytes, state: Translator) -> list[Event]:
         return state.feed_raw(data)
