@@ -31,6 +31,7 @@ raise :class:`ConfigError` for what they cannot serve.  No error message contain
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -43,6 +44,7 @@ import msgspec
 from msgspec import Meta
 
 from . import registry
+from .decoding import JsonDecodeFailure, decode, split_path
 from .secrets import MASK, Secret
 
 if TYPE_CHECKING:
@@ -62,6 +64,7 @@ REQUEST_FORMATS: Final[Mapping[str, str]] = {"xunfei": "websocket_xunfei"}
 PLAIN_CONFIG_KEYS: Final = frozenset({"api_version", "domain"})
 
 _UTF8_BOM: Final = b"\xef\xbb\xbf"
+_json_decoder: Final = msgspec.json.Decoder()
 
 
 class ConfigError(ValueError):
@@ -249,9 +252,11 @@ def decode_json(data: bytes) -> Any:
     if not data.strip():
         raise ConfigError("the configuration is empty (expected JSON)")
     try:
-        return msgspec.json.decode(data)
-    except msgspec.DecodeError as exc:
-        raise ConfigError(_json_error_message(str(exc), data)) from None
+        return decode(_json_decoder, data)
+    except JsonDecodeFailure as failure:
+        if failure.kind == "syntax":
+            raise ConfigError(_syntax_error_message(data.decode("utf-8"))) from None
+        raise ConfigError(failure.describe("the configuration")) from None
 
 
 def _read(path: str) -> bytes:
@@ -265,31 +270,26 @@ def _read(path: str) -> bytes:
         raise ConfigError(f"cannot read the configuration file: {exc.strerror or exc}") from None
 
 
-_BYTE_POSITION: Final = re.compile(r"\s*\(byte (\d+)\)$")
+def _syntax_error_message(text: str) -> str:
+    """Where and why ``text`` is not JSON, located by the standard library's parser.
 
-
-def _json_error_message(message: str, data: bytes) -> str:
-    """msgspec's JSON syntax message with its byte offset turned into line and column."""
-    if message.startswith("Input data was truncated"):
-        line, column = _line_column(data, len(data))
-        return (
-            f"invalid JSON: the text ends early (unclosed bracket or string) at line {line}, "
-            f"column {column}"
-        )
-    match = _BYTE_POSITION.search(message)
-    reason = message[: match.start()] if match else message
-    reason = reason.removeprefix("JSON is malformed: ")
-    if match is None:
-        return f"invalid JSON: {reason}"
-    line, column = _line_column(data, int(match.group(1)))
-    return f"invalid JSON at line {line}, column {column}: {reason}"
-
-
-def _line_column(data: bytes, offset: int) -> tuple[int, int]:
-    """1-based line and column (in characters) of byte ``offset``."""
-    line_start = data.rfind(b"\n", 0, offset) + 1
-    column = len(data[line_start:offset].decode("utf-8", "replace")) + 1
-    return data.count(b"\n", 0, offset) + 1, column
+    Its :class:`json.JSONDecodeError` gives stable ``lineno``/``colno`` (in characters) on every
+    Python version, whatever the JSON library that refused the text says.
+    """
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}"
+        if exc.pos >= len(text.rstrip()):
+            return f"invalid JSON: the text ends early (unclosed bracket or string) at {where}"
+        before = text[: exc.pos].rstrip()
+        if before.endswith(",") and text[exc.pos : exc.pos + 1] in ("}", "]"):
+            return f"invalid JSON at {where}: trailing comma before {text[exc.pos]!r}"
+        return f"invalid JSON at {where}: {exc.msg}"
+    except RecursionError:
+        return "invalid JSON: it is nested too deeply"
+    # The standard library accepts a few things JSON does not (NaN, Infinity).
+    return "invalid JSON: NaN and Infinity are not JSON numbers"
 
 
 # ------------------------------------------------------------------------- top-level shape
@@ -546,7 +546,6 @@ class _Issue:
 
 _UNKNOWN_FIELD: Final = re.compile(r"Object contains unknown field `(?P<name>.*)`")
 _MISSING_FIELD: Final = re.compile(r"Object missing required field `(?P<name>.*)`")
-_AT: Final = " - at `$"
 
 
 def _validation_issue(
@@ -556,12 +555,8 @@ def _validation_issue(
 
     ``known_fields(path)`` lists the fields allowed at ``path`` (for "did you mean").
     """
-    text = str(exc)
-    message, found, path = text.rpartition(_AT)
-    if found:
-        path = path.removesuffix("`").removeprefix(".")
-    else:
-        message, path = text, ""
+    message, found = split_path(str(exc))
+    path = found or ""
     unknown = _UNKNOWN_FIELD.fullmatch(message)
     if unknown is not None:
         name = unknown.group("name")

@@ -19,7 +19,6 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Mapping
 from typing import Any, Final
 
-import msgspec
 from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
@@ -27,6 +26,7 @@ from . import sse
 from .adapters.base import Adapter
 from .completion import Aggregator, StreamEncoder, encode_completion
 from .config import ConfigError, ConfigSource, GatewayConfig, build_adapters, load_config
+from .decoding import JsonDecodeFailure, decode
 from .errors import (
     GatewayError,
     InternalError,
@@ -409,14 +409,14 @@ def _decode_request(body: bytes) -> ChatCompletionRequest:
     if not body.strip():
         raise InvalidRequestError("the request body is empty; send a JSON chat completion request")
     try:
-        return request_decoder.decode(body)
-    except msgspec.ValidationError as exc:
-        message, _, path = str(exc).partition(" - at `$")
-        param = path.rstrip("`").lstrip(".") or None
-        where = f" (at '{param}')" if param else ""
-        raise InvalidRequestError(f"invalid request body: {message}{where}", param=param) from None
-    except msgspec.DecodeError as exc:
-        raise InvalidRequestError(f"the request body is not valid JSON: {exc}") from None
+        return decode(request_decoder, body)
+    except JsonDecodeFailure as failure:
+        if failure.kind != "schema":
+            raise InvalidRequestError(failure.describe("the request body")) from None
+        where = f" (at '{failure.path}')" if failure.path else ""
+        raise InvalidRequestError(
+            f"invalid request body: {failure.detail}{where}", param=failure.path
+        ) from None
 
 
 def _model_not_found(model_id: str, models: Mapping[str, Adapter]) -> ModelNotFoundError:

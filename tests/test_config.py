@@ -229,6 +229,27 @@ def test_truncated_json() -> None:
         load_config(b'[\n {"id": "a"')
 
 
+def test_invalid_utf8_is_named() -> None:
+    """msgspec 0.18 raises UnicodeDecodeError here, 0.23 a DecodeError: one wording for both."""
+    with pytest.raises(ConfigError, match=r"^the configuration is not valid UTF-8$"):
+        load_config(b'[{"id": "\xff\xfe"}]')
+
+
+def test_deep_nesting_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        load_config(b"[" * 5000 + b"]" * 5000)
+
+
+def test_nan_is_not_json() -> None:
+    with pytest.raises(ConfigError, match="NaN and Infinity are not JSON numbers"):
+        load_config(b'[{"id": "a", "temperature": NaN}]')
+
+
+def test_trailing_comma_in_an_array() -> None:
+    with pytest.raises(ConfigError, match=r"^invalid JSON at line 1, column 9: trailing comma"):
+        load_config(b"[{}, {},]")
+
+
 def test_empty_file() -> None:
     with pytest.raises(ConfigError, match="empty"):
         load_config(b"  \n")

@@ -30,7 +30,7 @@ import json
 import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -137,9 +137,11 @@ class Exchange(Generic[StateT]):
 
     frames: Sequence[str | OutgoingFrame]
     state: StateT
+    #: ``frames`` with each ``str`` as a :class:`TextFrame`; checked on construction.
+    outgoing: tuple[OutgoingFrame, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.frames = tuple(_outgoing(frame) for frame in self.frames)
+        self.outgoing = tuple(_outgoing(frame) for frame in self.frames)
 
 
 def _outgoing(frame: object) -> OutgoingFrame:
@@ -214,7 +216,7 @@ class WebSocketAdapter(Adapter, Generic[StateT]):
         deadline = None if timeouts.total is None else time.monotonic() + timeouts.total
         try:
             async with self._connect(timeouts) as ws:
-                for frame in exchange.frames:
+                for frame in exchange.outgoing:
                     # text=True sends UTF-8 bytes as a text frame as they are (no copy).
                     await ws.send(frame.data, text=isinstance(frame, TextFrame))
                 wait = timeouts.first_frame

@@ -27,6 +27,7 @@ from typing import Any, Final
 import msgspec
 
 from ..adapters.spark.versions import SparkVersion
+from ..decoding import JsonDecodeFailure, decode
 from .errors import SparkError
 from .tokens import count_tokens
 
@@ -98,9 +99,9 @@ def decode_request(data: str | bytes) -> Any:
     Binary frames are accepted like text frames when they hold UTF-8 JSON.
     """
     try:
-        return _decoder.decode(data)
-    except (msgspec.DecodeError, UnicodeError) as exc:
-        raise SparkError.for_code(10160, f"request data is not valid json: {exc}") from None
+        return decode(_decoder, data)
+    except JsonDecodeFailure as failure:
+        raise SparkError.for_code(10160, f"request data is not valid json: {failure}") from None
 
 
 def validate_request(frame: Any, *, version: SparkVersion, app_id: str) -> ChatRequest:

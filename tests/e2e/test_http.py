@@ -97,6 +97,27 @@ def test_unknown_routes_are_openai_errors(
         ),
         (b'{"model": "spark-max", "messages": []}', "messages", "at least one"),
         (
+            b'{"model": "spark-max", "messages": [{"role": "user", "content": "\xff\xfe"}]}',
+            None,
+            "the request body is not valid UTF-8",
+        ),
+        (
+            b'{"model": "spark-max", "messages": [{"role": "user", "content": "x"}], '
+            b'"metadata": ' + b'{"a": ' * 1000 + b"1" + b"}" * 1001,
+            None,
+            "the request body is not valid JSON: it is nested too deeply",
+        ),
+        (
+            b'{"model": "spark-max", "messages": [{"role": "user", "content": "x"}], '
+            b'"tools": [{"type": "function", "function": {"name": "f", "parameters": '
+            + b'{"a": ' * 2000
+            + b"1"
+            + b"}" * 2000
+            + b"}}]}",
+            None,
+            "the request body is not valid JSON: it is nested too deeply",
+        ),
+        (
             b'{"model": "spark-max", "messages": [{"role": "user", "content": "x"}], '
             b'"temperature": 3}',
             "temperature",

@@ -56,6 +56,12 @@ async def test_accepted_binary_frame_that_is_not_utf8_json_is_10160(
     assert (result.close_code, result.close_reason) == (1000, "close this ws conn")
 
 
+async def test_deeply_nested_frame_is_10160(sim: SparkSimulator) -> None:
+    result = await exchange(sim, "[" * 5000 + "]" * 5000)
+    assert result.frames[0]["header"]["code"] == 10160
+    assert "nested too deeply" in result.frames[0]["header"]["message"]
+
+
 async def test_binary_json_frame_is_accepted_with_the_accept_binary_fault(
     sim: SparkSimulator,
 ) -> None:

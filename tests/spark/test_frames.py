@@ -366,3 +366,11 @@ def test_request_frame_is_utf8_json_without_escaping_cjk() -> None:
     data = encode_request(_frame())
     assert "你好".encode() in data
     assert msgspec.json.decode(data)["payload"]["message"]["text"][0]["content"] == "你好"
+
+
+def test_deeply_nested_frame_is_a_frame_error() -> None:
+    with pytest.raises(FrameError, match="not valid JSON: it is nested too deeply"):
+        deep = b"[" * 5000 + b"]" * 5000
+        decode_frame(
+            b'{"header": {"code": 0}, "payload": {"plugins": {"text": [{"x": ' + deep + b"}]}}}"
+        )

@@ -12,6 +12,7 @@ from typing import Any, Final
 
 import msgspec
 
+from ...decoding import JsonDecodeFailure, decode
 from ...errors import UpstreamProtocolError
 
 # --------------------------------------------------------------------------- request frame
@@ -156,13 +157,12 @@ def encode_response(frame: ResponseFrame) -> bytes:
 def decode_frame(data: str | bytes) -> ResponseFrame:
     """Decode one upstream text frame, or raise :class:`FrameError` naming what was wrong."""
     try:
-        frame = _response_decoder.decode(data)
-    except msgspec.ValidationError as exc:
-        raise FrameError(f"malformed Spark frame: {exc}") from None
-    except msgspec.DecodeError as exc:
-        raise FrameError(f"Spark frame is not valid JSON: {exc}") from None
-    except UnicodeError as exc:  # bad UTF-8 inside a string (bytes), or a lone surrogate (str)
-        raise FrameError(f"Spark frame is not valid UTF-8: {exc}") from None
+        frame = decode(_response_decoder, data)
+    except JsonDecodeFailure as failure:
+        if failure.kind != "schema":
+            raise FrameError(failure.describe("Spark frame")) from None
+        where = f" - at `$.{failure.path}`" if failure.path else ""
+        raise FrameError(f"malformed Spark frame: {failure.detail}{where}") from None
     choices = frame.payload.choices if frame.payload else None
     if choices is not None and not choices.text and choices.status != STATUS_LAST:
         raise FrameError("malformed Spark frame: empty `$.payload.choices.text`")
