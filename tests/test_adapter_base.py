@@ -51,3 +51,40 @@ async def test_frames_within_the_limits_are_returned() -> None:
 def test_timeouts_from_the_entry(timeout: float, expected: base.Timeouts) -> None:
     entry = ModelEntry(id="m", adapter="x", base_url="ws://h", api_key=Secret("k"), timeout=timeout)
     assert base.Timeouts.for_entry(entry) == expected
+
+
+def test_exchange_frames_have_an_explicit_kind() -> None:
+    exchange = base.Exchange(
+        frames=["text", base.TextFrame(b"{}"), base.BinaryFrame(b"\x00")], state=None
+    )
+    assert exchange.outgoing == (
+        base.TextFrame("text"),
+        base.TextFrame(b"{}"),
+        base.BinaryFrame(b"\x00"),
+    )
+
+
+@pytest.mark.parametrize("frame", [b"{}", bytearray(b"{}"), 42])
+def test_exchange_refuses_frames_of_no_explicit_kind(frame: object) -> None:
+    with pytest.raises(TypeError, match="TextFrame"):
+        base.Exchange(frames=[frame], state=None)  # type: ignore[list-item]
+
+
+def test_the_spark_adapter_sends_one_text_frame() -> None:
+    from asgi_spark.adapters.spark.adapter import SparkAdapter
+    from asgi_spark.openai_types import request_decoder
+
+    entry = ModelEntry(
+        id="m",
+        adapter="websocket_xunfei",
+        base_url="ws://127.0.0.1:1",
+        api_key=Secret("k"),
+        config={"app_id": "a", "api_secret": "s"},
+    )
+    request = request_decoder.decode(
+        b'{"model": "m", "messages": [{"role": "user", "content": "hi"}]}'
+    )
+    exchange = SparkAdapter(entry).convert_request(request)
+    assert len(exchange.outgoing) == 1
+    assert isinstance(exchange.outgoing[0], base.TextFrame)
+    assert isinstance(exchange.outgoing[0].data, bytes)  # msgspec's UTF-8, sent without a copy
