@@ -15,13 +15,12 @@ the stream ends without ``[DONE]``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 
 import msgspec
 
 from . import sse
 from .errors import GatewayError, error_body
-from .events import ContentDelta, Event, Failed, Finish, ReasoningDelta, Started, ToolCall, Usage
+from .events import Batch, Event, Usage, fold
 from .openai_types import (
     ChatCompletion,
     Choice,
@@ -64,51 +63,26 @@ class StreamEncoder:
         }
         self._prefix = _encoder.encode(head)[:-1] + b',"choices":[{"index":0,"delta":'
 
-    def encode(self, events: Iterable[Event]) -> bytes:
-        """SSE bytes for one batch of events (possibly empty)."""
+    def encode(self, events: list[Event]) -> bytes:
+        """SSE bytes for one batch of events (possibly empty); the batch follows the contract."""
+        return self.encode_batch(fold(events))
+
+    def encode_batch(self, batch: Batch) -> bytes:
+        """SSE bytes for one folded batch (:func:`~asgi_spark.events.fold`)."""
         out: list[bytes] = []
-        delta: Delta | None = None
-        finish: str | None = None
-        for event in events:
-            if isinstance(event, Started):
-                self._start(event.response_id)
-                delta = delta or Delta()
-            elif isinstance(event, ContentDelta):
-                delta = delta or Delta()
-                delta.content = (delta.content or "") + event.text
-            elif isinstance(event, ReasoningDelta):
-                delta = delta or Delta()
-                delta.reasoning_content = (delta.reasoning_content or "") + event.text
-            elif isinstance(event, ToolCall):
-                delta = delta or Delta()
-                delta.tool_calls = [
-                    *(delta.tool_calls or ()),
-                    ToolCallChunk(
-                        index=event.index,
-                        id=event.id,
-                        type="function",
-                        function=ToolCallFunction(name=event.name, arguments=event.arguments),
-                    ),
-                ]
-            elif isinstance(event, Finish):
-                finish = event.reason
-            elif isinstance(event, Usage):
-                if delta is not None or finish is not None:
-                    out.append(self._chunk(delta, finish))
-                    delta, finish = None, None
-                if self._include_usage:
-                    out.append(self._usage_chunk(event))
-            elif isinstance(event, Failed):
-                if delta is not None or finish is not None:
-                    out.append(self._chunk(delta, finish))
-                    delta, finish = None, None
-                out.append(self.error(event.error))
-        if delta is not None or finish is not None:
-            out.append(self._chunk(delta, finish))
+        if batch.started is not None:
+            self._start(batch.started)
+        if batch.has_delta:
+            out.append(self._chunk(_delta(batch), batch.finish))
+        if batch.usage is not None and self._include_usage:
+            out.append(self._usage_chunk(batch.usage))
+        if batch.failure is not None:
+            out.append(self.error(batch.failure))
         return b"".join(out)
 
-    def _chunk(self, delta: Delta | None, finish: str | None) -> bytes:
-        delta = delta or Delta()
+    def _chunk(self, delta: Delta, finish: str | None) -> bytes:
+        """One chunk, spliced from bytes: equal byte for byte to encoding
+        :class:`~asgi_spark.openai_types.ChatCompletionChunk` (a test compares them)."""
         if not self._role_sent:
             self._role_sent = True
             delta.role = "assistant"
@@ -135,6 +109,23 @@ class StreamEncoder:
     @staticmethod
     def done() -> bytes:
         return sse.DONE
+
+
+def _delta(batch: Batch) -> Delta:
+    return Delta(
+        content=batch.content,
+        reasoning_content=batch.reasoning,
+        tool_calls=[
+            ToolCallChunk(
+                index=call.index,
+                id=call.id,
+                type="function",
+                function=ToolCallFunction(name=call.name, arguments=call.arguments),
+            )
+            for call in batch.tool_calls
+        ]
+        or None,
+    )
 
 
 def _usage(usage: Usage) -> CompletionUsage:
@@ -167,27 +158,29 @@ class Aggregator:
         self._error: GatewayError | None = None
         self.id = ""
 
-    def feed(self, events: Iterable[Event]) -> None:
-        for event in events:
-            if isinstance(event, Started):
-                self.id = completion_id(event.response_id)
-            elif isinstance(event, ContentDelta):
-                self._content.append(event.text)
-            elif isinstance(event, ReasoningDelta):
-                self._reasoning.append(event.text)
-            elif isinstance(event, ToolCall):
-                self._tools.append(
-                    ResponseToolCall(
-                        id=event.id,
-                        function=ToolCallFunction(name=event.name, arguments=event.arguments),
-                    )
-                )
-            elif isinstance(event, Finish):
-                self._finish = event.reason
-            elif isinstance(event, Usage):
-                self._usage = _usage(event)
-            elif isinstance(event, Failed):
-                self._error = event.error
+    def feed(self, events: list[Event]) -> None:
+        self.add(fold(events))
+
+    def add(self, batch: Batch) -> None:
+        """Take in one folded batch (:func:`~asgi_spark.events.fold`)."""
+        if batch.started is not None:
+            self.id = completion_id(batch.started)
+        if batch.content is not None:
+            self._content.append(batch.content)
+        if batch.reasoning is not None:
+            self._reasoning.append(batch.reasoning)
+        self._tools.extend(
+            ResponseToolCall(
+                id=call.id, function=ToolCallFunction(name=call.name, arguments=call.arguments)
+            )
+            for call in batch.tool_calls
+        )
+        if batch.finish is not None:
+            self._finish = batch.finish
+        if batch.usage is not None:
+            self._usage = _usage(batch.usage)
+        if batch.failure is not None:
+            self._error = batch.failure
 
     def result(self) -> ChatCompletion:
         """The completion, or raise the failure the events ended with."""

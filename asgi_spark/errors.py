@@ -146,6 +146,14 @@ class UpstreamTimeoutError(UpstreamError):
     default_retryable = True
 
 
+class GatewayClosedError(GatewayError):
+    """The gateway was closed (``aclose()``); it does not start again by itself."""
+
+    status = 503
+    type = "service_unavailable"
+    default_code = "gateway_closed"
+
+
 class InternalError(GatewayError):
     status = 500
     type = "server_error"

@@ -1,15 +1,34 @@
-"""OpenAI-level events: what a translator emits and what the encoders turn into bytes.
+"""OpenAI-level events: what an adapter emits, in what order, and what one batch amounts to.
 
-An upstream answer is a sequence of events ending in exactly one terminal event,
-:class:`Finish` or :class:`Failed`.  :class:`Usage` may come right after :class:`Finish`.
+The vocabulary: :class:`Started`, :class:`ContentDelta`, :class:`ReasoningDelta`,
+:class:`ToolCall`, :class:`Finish`, :class:`Usage`, :class:`Failed`.  An adapter's answer is a
+sequence of *batches* of events (one batch per upstream frame).
+
+The contract, as a table (:data:`TRANSITIONS`, total over :class:`Phase` x event type, checked
+by a test like the translator's):
+
+* ``NEW``: nothing yet.  :class:`Started` opens the answer (``OPEN``); :class:`Failed` ends it
+  before it began (``FAILED``).
+* ``OPEN``: deltas and tool calls; :class:`Finish` (``FINISHED``) or :class:`Failed` ends it.
+* ``FINISHED``: at most one :class:`Usage` (``REPORTED``).
+* ``REPORTED`` and ``FAILED`` accept nothing more.
+
+Any other pair is a violation, and so is a source that ends in ``NEW`` or ``OPEN``.
+:class:`EventContract` checks batches against the table; the gateway checks every adapter's
+events with it at the seam, so a broken adapter becomes a named
+:class:`~asgi_spark.errors.InternalError`, never malformed output.
+
+:func:`fold` sums one batch up (:class:`Batch`); both the stream encoder and the aggregator read
+that, so a streamed and a non-streamed answer cannot disagree.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Final, Literal
 
-from .errors import GatewayError
+from .errors import GatewayError, InternalError
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
 
@@ -57,3 +76,153 @@ class Failed:
 
 
 Event = Started | ContentDelta | ReasoningDelta | ToolCall | Finish | Usage | Failed
+EVENT_TYPES: Final = (Started, ContentDelta, ReasoningDelta, ToolCall, Finish, Usage, Failed)
+
+
+# ------------------------------------------------------------------------------ contract
+
+
+class Phase(Enum):
+    NEW = "new"
+    OPEN = "open"
+    FINISHED = "finished"
+    REPORTED = "reported"  # finished, and usage given
+    FAILED = "failed"
+
+
+TERMINAL: Final = frozenset({Phase.FINISHED, Phase.REPORTED, Phase.FAILED})
+
+P = Phase
+#: (phase, event type) → next phase, or the rule the event breaks.  Total over Phase x types.
+TRANSITIONS: Final[dict[tuple[Phase, type], Phase | str]] = {
+    (P.NEW, Started): P.OPEN,
+    (P.NEW, Failed): P.FAILED,
+    **{
+        (P.NEW, t): "an answer must begin with Started (or fail)"
+        for t in (ContentDelta, ReasoningDelta, ToolCall, Finish, Usage)
+    },
+    (P.OPEN, Started): "Started may come only once",
+    (P.OPEN, ContentDelta): P.OPEN,
+    (P.OPEN, ReasoningDelta): P.OPEN,
+    (P.OPEN, ToolCall): P.OPEN,
+    (P.OPEN, Finish): P.FINISHED,
+    (P.OPEN, Usage): "Usage may come only after Finish",
+    (P.OPEN, Failed): P.FAILED,
+    (P.FINISHED, Usage): P.REPORTED,
+    **{
+        (P.FINISHED, t): "after Finish only one Usage may follow"
+        for t in (Started, ContentDelta, ReasoningDelta, ToolCall, Finish, Failed)
+    },
+    **{(P.REPORTED, t): "nothing may follow Usage" for t in EVENT_TYPES},
+    **{(P.FAILED, t): "nothing may follow Failed" for t in EVENT_TYPES},
+}
+
+
+class ContractViolation(InternalError):
+    """An adapter broke the event contract; the message names the adapter and the rule."""
+
+    default_code = "adapter_contract_violation"
+
+
+class EventContract:
+    """Checks one answer's batches against :data:`TRANSITIONS`."""
+
+    __slots__ = ("adapter", "phase")
+
+    def __init__(self, adapter: str) -> None:
+        self.adapter = adapter
+        self.phase = Phase.NEW
+
+    @property
+    def terminal(self) -> bool:
+        return self.phase in TERMINAL
+
+    def check(self, batch: list[Event]) -> None:
+        """Advance over ``batch``, or raise :class:`ContractViolation`."""
+        phase = self.phase
+        for event in batch:
+            step = TRANSITIONS[phase, type(event)]
+            if isinstance(step, str):
+                raise self._violation(f"{type(event).__name__} in phase {phase.value}: {step}")
+            phase = step
+        self.phase = phase
+
+    def check_end(self) -> None:
+        """The source ended: raise unless the answer reached a terminal phase."""
+        if self.phase not in TERMINAL:
+            raise self._violation(
+                f"the events ended in phase {self.phase.value}: an answer must end with "
+                "Finish or Failed"
+            )
+
+    def _violation(self, rule: str) -> ContractViolation:
+        return ContractViolation(f"adapter {self.adapter!r} broke the event contract: {rule}")
+
+
+# ---------------------------------------------------------------------------------- fold
+
+
+@dataclass(slots=True)
+class Batch:
+    """What one batch amounts to, in the order a client sees it: the start, one delta (content,
+    reasoning, tool calls), the finish, the usage, the failure."""
+
+    started: str | None = None
+    content: str | None = None
+    reasoning: str | None = None
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    finish: FinishReason | None = None
+    usage: Usage | None = None
+    failure: GatewayError | None = None
+
+    @property
+    def has_delta(self) -> bool:
+        return (
+            self.started is not None
+            or self.content is not None
+            or self.reasoning is not None
+            or bool(self.tool_calls)
+            or self.finish is not None
+        )
+
+
+def fold(batch: list[Event]) -> Batch:
+    """Sum up a batch that follows the contract (deltas are concatenated in order)."""
+    out = Batch()
+    for event in batch:
+        if isinstance(event, ContentDelta):
+            out.content = event.text if out.content is None else out.content + event.text
+        elif isinstance(event, ReasoningDelta):
+            out.reasoning = event.text if out.reasoning is None else out.reasoning + event.text
+        elif isinstance(event, ToolCall):
+            out.tool_calls.append(event)
+        elif isinstance(event, Started):
+            out.started = event.response_id
+        elif isinstance(event, Finish):
+            out.finish = event.reason
+        elif isinstance(event, Usage):
+            out.usage = event
+        else:
+            out.failure = event.error
+    return out
+
+
+__all__ = [
+    "EVENT_TYPES",
+    "TERMINAL",
+    "TRANSITIONS",
+    "Batch",
+    "ContentDelta",
+    "ContractViolation",
+    "Event",
+    "EventContract",
+    "Failed",
+    "Finish",
+    "FinishReason",
+    "Phase",
+    "ReasoningDelta",
+    "Started",
+    "ToolCall",
+    "Usage",
+    "fold",
+]

@@ -1,12 +1,17 @@
-"""The ASGI application: OpenAI Chat Completions in front of the configured adapters.
+"""The ASGI application: OpenAI endpoints in front of the configured models.
 
 ``create_app(config)`` returns a :class:`Gateway`, an ASGI app that works standalone (it runs
 its own lifespan) and mounted under a prefix in a Starlette or FastAPI app (Starlette does not
-run a mounted app's lifespan, so resources start lazily on first use; the parent closes them
-with ``async with gateway.lifespan():`` or ``await gateway.aclose()``).
+run a mounted app's lifespan, so the runtime starts on first use; the parent closes it with
+``async with gateway.lifespan():`` or ``await gateway.aclose()``).
 
-With no configuration the gateway runs in demo mode: it starts the built-in Spark simulator
-on a free loopback port inside the process and serves one model, ``spark-demo``.
+The gateway is a small state machine: IDLE (no runtime yet) → RUNNING → CLOSED.  Everything it
+runs on is one :class:`~asgi_spark.runtime.Runtime`, swapped atomically by :meth:`Gateway.reload`.
+After :meth:`Gateway.aclose` every request gets a 503 OpenAI error; nothing restarts silently.
+
+The chat endpoint reads as: decode the body → route the model → call its composed policies →
+a writer answers (:mod:`.respond`), and the :class:`~asgi_spark.outcome.Outcome` is logged.
+Without a configuration the runtime is the demo's (:mod:`.demo`).
 """
 
 from __future__ import annotations
@@ -15,54 +20,56 @@ import asyncio
 import contextlib
 import logging
 import os
-import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from enum import Enum
 from typing import Any, Final
 
 from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
-from . import sse
 from .adapters.base import Adapter
-from .completion import Aggregator, StreamEncoder, encode_completion
 from .config import ConfigError, ConfigSource, GatewayConfig, build_adapters, load_config
 from .decoding import JsonDecodeFailure, decode
+from .demo import CONFIG_ENV, DEMO_MODEL, demo_config, demo_runtime
 from .errors import (
+    GatewayClosedError,
     GatewayError,
     InternalError,
     InvalidRequestError,
-    ModelNotFoundError,
     NotFoundError,
-    error_body,
 )
-from .events import Event, Failed, Finish, Started
 from .openai_types import ChatCompletionRequest, Model, ModelList, encoder, request_decoder
+from .pipeline import Call, RequestContext
+from .respond import JSONWriter, SSEWriter, send_error, send_json
+from .runtime import Runtime, RuntimeFactory, build_runtime
 
 logger = logging.getLogger("asgi_spark")
 
 #: Largest accepted request body.  Spark's largest context (128K tokens) fits easily.
 MAX_BODY_BYTES: Final = 8 * 1024 * 1024
-DEMO_MODEL: Final = "spark-demo"
-CONFIG_ENV: Final = "ASGI_SPARK_CONFIG"
-_JSON: Final = (b"content-type", b"application/json")
 
 #: What :func:`create_app` accepts: a loaded configuration or anything :func:`load_config` reads.
 AppConfig = GatewayConfig | ConfigSource
+
+
+class GatewayState(Enum):
+    IDLE = "idle"  # no runtime yet (built on start-up or first use)
+    RUNNING = "running"
+    CLOSED = "closed"  # aclose() was called: every request is a 503
 
 
 class Gateway:
     """The gateway as an ASGI app.  Build it with :func:`create_app`."""
 
     def __init__(self, config: AppConfig | None, *, defer: bool = False) -> None:
-        self._source = config
-        self._config: GatewayConfig | None = None
-        self._adapters: dict[str, Adapter] | None = None
-        self._simulator: Any = None  # asgi_spark.simulator.SparkSimulator in demo mode
-        self._lock = asyncio.Lock()
-        self._created = int(time.time())
         self.demo = config is None
-        if not defer and not self.demo:
-            self._load()
+        self._source = config
+        self._prepared: _Prepared | None = None
+        if not defer and config is not None:
+            self._prepared = _prepare(config)  # a bad configuration raises here
+        self.state = GatewayState.IDLE
+        self._runtime: Runtime | None = None
+        self._lock = asyncio.Lock()
         self._router = Router(
             routes=[
                 Route("/v1/chat/completions", _Endpoint("POST", self._chat)),
@@ -73,65 +80,56 @@ class Gateway:
             default=_not_found,
         )
 
-    # -------------------------------------------------------------------------- resources
+    # --------------------------------------------------------------------------- runtime
 
-    def _load(self) -> None:
-        assert self._source is not None
-        config = (
-            self._source if isinstance(self._source, GatewayConfig) else load_config(self._source)
-        )
-        adapters = build_adapters(config)
-        self._config, self._adapters = config, adapters
+    def _factory(self) -> RuntimeFactory:
+        if self.demo:
+            return demo_runtime
+        if self._prepared is None:
+            assert self._source is not None
+            self._prepared = _prepare(self._source)
+        config, adapters = self._prepared
+        self._prepared = None  # the adapters belong to the runtime from now on
+        return lambda: build_runtime(config, adapters=adapters)
 
     async def startup(self) -> None:
-        """Load the configuration (or start the demo simulator) if not done yet."""
-        if self._adapters is not None:
+        """Build the runtime if not done yet.  A closed gateway stays closed."""
+        if self._runtime is not None:
             return
         async with self._lock:
-            if self._adapters is not None:
-                return
-            if self.demo:
-                await self._start_demo()
-            else:
-                self._load()
+            if self.state is GatewayState.CLOSED:
+                raise GatewayClosedError("the gateway is closed")
+            if self._runtime is None:
+                self._runtime = await self._factory()()
+                self.state = GatewayState.RUNNING
 
-    async def _start_demo(self) -> None:
-        from .simulator import SparkSimulator
+    async def reload(self, config: AppConfig) -> None:
+        """Serve ``config`` from now on: a new runtime is built and swapped in atomically;
+        requests in flight finish on the old one, which closes after the last of them.
 
-        simulator = SparkSimulator(
-            app_id="demo-app",
-            api_key="demo-key",
-            api_secret="demo-secret",
-            host="127.0.0.1",
-            port=0,
-        )
-        await simulator.start()
-        try:
-            self._source = demo_config(simulator.url)
-            self._load()
-        except BaseException:
-            await simulator.stop()
-            raise
-        self._simulator = simulator
-        logger.warning(
-            "asgi_spark demo mode: no configuration given, serving model %r from the built-in "
-            "Spark simulator at %s (no credentials needed; set %s or pass --config for real "
-            "Spark)",
-            DEMO_MODEL,
-            simulator.url,
-            CONFIG_ENV,
-        )
+        An invalid configuration raises :class:`~asgi_spark.config.ConfigError` and the
+        running one stays.
+        """
+        loaded, adapters = _prepare(config)
+        runtime = await build_runtime(loaded, adapters=adapters)
+        async with self._lock:
+            if self.state is GatewayState.CLOSED:
+                await runtime.aclose()
+                raise GatewayClosedError("the gateway is closed")
+            old, self._runtime = self._runtime, runtime
+            self.demo, self.state = False, GatewayState.RUNNING
+        if old is not None:
+            await old.retire()
+        logger.info("configuration reloaded: %d model(s)", len(runtime.adapters))
 
     async def aclose(self) -> None:
-        """Release everything: adapters and, in demo mode, the simulator.  Idempotent."""
+        """Close the runtime (and, in demo mode, the simulator); later requests get a 503.
+        Idempotent."""
         async with self._lock:
-            adapters, self._adapters = self._adapters, None
-            for adapter in (adapters or {}).values():
-                await adapter.aclose()
-            simulator, self._simulator = self._simulator, None
-            if simulator is not None:
-                await simulator.stop()
-                self._source = None
+            self.state = GatewayState.CLOSED
+            runtime, self._runtime = self._runtime, None
+        if runtime is not None:
+            await runtime.aclose()
 
     @contextlib.asynccontextmanager
     async def lifespan(self) -> AsyncIterator[Gateway]:
@@ -143,14 +141,31 @@ class Gateway:
             await self.aclose()
 
     @property
+    def runtime(self) -> Runtime | None:
+        """The runtime serving requests now (``None`` before start-up and after close)."""
+        return self._runtime
+
+    @property
     def models(self) -> Mapping[str, Adapter]:
         """The served models by id (empty until started)."""
-        return self._adapters or {}
+        return self._runtime.adapters if self._runtime is not None else {}
 
     @property
     def config(self) -> GatewayConfig | None:
         """The loaded configuration (``None`` until loaded; in demo mode until started)."""
-        return self._config
+        if self._runtime is not None:
+            return self._runtime.config
+        return self._prepared[0] if self._prepared is not None else None
+
+    @contextlib.asynccontextmanager
+    async def _use(self) -> AsyncIterator[Runtime]:
+        if self._runtime is None:
+            await self.startup()
+        runtime = self._runtime
+        if runtime is None or self.state is GatewayState.CLOSED:
+            raise GatewayClosedError("the gateway is closed")
+        async with runtime.use():
+            yield runtime
 
     # ------------------------------------------------------------------------------- ASGI
 
@@ -179,158 +194,66 @@ class Gateway:
 
     # -------------------------------------------------------------------------- endpoints
 
-    async def _ready(self) -> Mapping[str, Adapter]:
-        if self._adapters is None:
-            await self.startup()
-        return self.models
-
     async def _health(self, scope: Scope, receive: Receive, send: Send) -> None:
-        models = await self._ready()
-        await _send_json(send, 200, encoder.encode({"status": "ok", "models": len(models)}))
-
-    def _model_object(self, model_id: str, adapter: Adapter) -> Model:
-        return Model(id=model_id, created=self._created, owned_by=adapter.owned_by)
+        async with self._use() as runtime:
+            body = encoder.encode({"status": "ok", "models": len(runtime.adapters)})
+        await send_json(send, 200, body)
 
     async def _models(self, scope: Scope, receive: Receive, send: Send) -> None:
-        models = await self._ready()
-        listing = ModelList(data=[self._model_object(k, a) for k, a in models.items()])
-        await _send_json(send, 200, encoder.encode(listing))
+        async with self._use() as runtime:
+            listing = ModelList(data=[_model_object(runtime, k) for k in runtime.adapters])
+        await send_json(send, 200, encoder.encode(listing))
 
     async def _model(self, scope: Scope, receive: Receive, send: Send) -> None:
-        models = await self._ready()
         model_id = scope["path_params"]["model_id"]
-        adapter = models.get(model_id)
-        if adapter is None:
-            raise _model_not_found(model_id, models)
-        await _send_json(send, 200, encoder.encode(self._model_object(model_id, adapter)))
+        async with self._use() as runtime:
+            runtime.route(model_id)
+            body = encoder.encode(_model_object(runtime, model_id))
+        await send_json(send, 200, body)
 
     async def _chat(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = await _read_body(receive)
-        request = _decode_request(body)
-        models = await self._ready()
-        adapter = models.get(request.model)
-        if adapter is None:
-            raise _model_not_found(request.model, models)
-        exchange = _Exchange(request, adapter, send)
-        await _until_disconnect(receive, exchange.run())
-        logger.info(
-            "chat model=%s stream=%s outcome=%s id=%s %.1fms",
-            request.model,
-            bool(request.stream),
-            exchange.outcome,
-            exchange.response_id,
-            (time.monotonic() - exchange.started) * 1000,
-        )
-
-
-class _Exchange:
-    """One chat request: pulls event batches from the adapter and sends the response."""
-
-    def __init__(self, request: ChatCompletionRequest, adapter: Adapter, send: Send) -> None:
-        self.request = request
-        self.adapter = adapter
-        self.send = send
-        self.started = time.monotonic()
-        self.created = int(time.time())
-        self.outcome = "cancelled"
-        self.response_id = ""
-
-    async def run(self) -> None:
-        events = self.adapter.stream(self.request)
-        try:
-            if self.request.stream:
-                await self._stream(events)
-            else:
-                await self._complete(events)
-        finally:
-            await events.aclose()
-
-    async def _complete(self, events: AsyncGenerator[list[Event], None]) -> None:
-        aggregator = Aggregator(self.request.model, self.created)
-        try:
-            async for batch in events:
-                aggregator.feed(batch)
-                if _terminal(batch):
-                    break
-            completion = aggregator.result()
-        except Exception as exc:
-            error = _as_gateway_error(exc)
-            self.outcome = f"error {error.status} {error.code}"
-            await _send_error(self.send, error)
-            return
-        self.response_id = completion.id
-        self.outcome = f"finish {completion.choices[0].finish_reason}"
-        await _send_json(self.send, 200, encode_completion(completion))
-
-    async def _stream(self, events: AsyncGenerator[list[Event], None]) -> None:
-        options = self.request.stream_options
-        encoder = StreamEncoder(
-            self.request.model,
-            self.created,
-            include_usage=bool(options and options.include_usage),
-        )
-        send = self.send
-        headers_sent = False
-        finished = False
-        try:
-            async for batch in events:
-                if not headers_sent:
-                    failure = _failure(batch)
-                    if failure is not None and not any(isinstance(e, Started) for e in batch):
-                        raise failure
-                    if not batch:
-                        continue
-                    await send(
-                        {"type": "http.response.start", "status": 200, "headers": list(sse.HEADERS)}
-                    )
-                    headers_sent = True
-                data = encoder.encode(batch)
-                self.response_id = encoder.id
-                if data:
-                    await send({"type": "http.response.body", "body": data, "more_body": True})
-                if _terminal(batch):
-                    finished = _failure(batch) is None
-                    self.outcome = "finish" if finished else "error after start"
-                    break
-            else:
-                raise InternalError("the upstream adapter ended without a final answer")
-        except Exception as exc:
-            error = _as_gateway_error(exc)
-            self.outcome = f"error {error.status} {error.code}"
-            if not headers_sent:
-                await _send_error(send, error)
-                return
-            await send(
-                {"type": "http.response.body", "body": encoder.error(error), "more_body": True}
+        request = _decode_request(await _read_body(receive))
+        async with self._use() as runtime:
+            call_model = runtime.route(request.model)
+            context = RequestContext(endpoint="chat.completions", requested_model=request.model)
+            options = request.stream_options
+            writer = (
+                SSEWriter(send, context, include_usage=bool(options and options.include_usage))
+                if request.stream
+                else JSONWriter(send, context)
             )
-        tail = encoder.done() if finished else b""
-        await send({"type": "http.response.body", "body": tail, "more_body": False})
+            source = call_model(Call(request, request.model, context))
+            try:
+                await _until_disconnect(receive, writer.write(source))
+            finally:
+                await source.aclose()
+                logger.info("%s", writer.outcome().summary())
 
 
-def _as_gateway_error(exc: Exception) -> GatewayError:
-    """``exc`` itself if it is a GatewayError; otherwise a logged internal error."""
-    if isinstance(exc, GatewayError):
-        return exc
-    logger.exception("internal error while answering a chat request")
-    return InternalError("internal error in the gateway; the details are in its log")
+def _model_object(runtime: Runtime, model_id: str) -> Model:
+    return Model(id=model_id, created=runtime.created, owned_by=runtime.adapters[model_id].owned_by)
 
 
-def _terminal(batch: list[Event]) -> bool:
-    return any(isinstance(e, (Finish, Failed)) for e in batch)
+_Prepared = tuple[GatewayConfig, dict[str, Adapter]]
 
 
-def _failure(batch: list[Event]) -> GatewayError | None:
-    return next((e.error for e in batch if isinstance(e, Failed)), None)
+def _prepare(config: AppConfig) -> _Prepared:
+    """Load ``config`` and build its adapters, which validates it: :class:`ConfigError`."""
+    loaded = config if isinstance(config, GatewayConfig) else load_config(config)
+    return loaded, build_adapters(loaded)
 
 
 class _ClientGone(Exception):
     """The client disconnected before the request was read."""
 
 
+Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
 class _Endpoint:
     """A raw ASGI endpoint for one method whose GatewayErrors become OpenAI error responses."""
 
-    def __init__(self, method: str, handler: Any) -> None:
+    def __init__(self, method: str, handler: Handler) -> None:
         self._method = method
         self._handler = handler
 
@@ -346,10 +269,10 @@ class _Endpoint:
         except _ClientGone:
             return
         except GatewayError as exc:
-            await _send_error(send, exc)
+            await send_error(send, exc)
         except ConfigError as exc:
             logger.error("configuration error: %s", exc)
-            await _send_error(send, InternalError(f"the gateway is misconfigured: {exc}"))
+            await send_error(send, InternalError(f"the gateway is misconfigured: {exc}"))
 
 
 # ------------------------------------------------------------------------------- helpers
@@ -360,10 +283,10 @@ async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
         error = NotFoundError(
             f"{scope['method']} {scope['path']} is not an endpoint of this gateway"
         )
-        await _send_error(send, error)
+        await send_error(send, error)
 
 
-async def _until_disconnect(receive: Receive, work: Awaitable[None]) -> None:
+async def _until_disconnect(receive: Receive, work: Awaitable[Any]) -> None:
     """Run ``work`` until done or until the client disconnects, whichever comes first.
 
     A disconnect cancels ``work``, which closes the upstream connection it owns.
@@ -419,50 +342,6 @@ def _decode_request(body: bytes) -> ChatCompletionRequest:
         ) from None
 
 
-def _model_not_found(model_id: str, models: Mapping[str, Adapter]) -> ModelNotFoundError:
-    available = ", ".join(sorted(models)) or "none"
-    return ModelNotFoundError(
-        f"The model '{model_id}' does not exist on this gateway (available: {available})",
-        param="model",
-    )
-
-
-async def _send_json(send: Send, status: int, body: bytes) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [_JSON, (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _send_error(send: Send, error: GatewayError) -> None:
-    await _send_json(send, error.status, error_body(error))
-
-
-def demo_config(simulator_url: str) -> dict[str, Any]:
-    """The demo configuration: one Spark Max model served by the simulator at ``simulator_url``."""
-    return {
-        "models": [
-            {
-                "id": DEMO_MODEL,
-                "adapter": "websocket",
-                "request_format": "xunfei",
-                "base_url": simulator_url,
-                "api_key": "demo-key",
-                "model": "Spark Max (simulated)",
-                "config": {
-                    "app_id": "demo-app",
-                    "api_secret": "demo-secret",
-                    "api_version": "v3.5",
-                },
-            }
-        ]
-    }
-
-
 def create_app(config: AppConfig | None = None) -> Gateway:
     """Build the gateway.
 
@@ -484,4 +363,13 @@ def app_from_environment() -> Gateway:
     return Gateway(path, defer=True)
 
 
-__all__ = ["DEMO_MODEL", "Gateway", "app_from_environment", "create_app"]
+__all__ = [
+    "CONFIG_ENV",
+    "DEMO_MODEL",
+    "Gateway",
+    "GatewayClosedError",
+    "GatewayState",
+    "app_from_environment",
+    "create_app",
+    "demo_config",
+]

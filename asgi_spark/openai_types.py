@@ -147,13 +147,16 @@ class ChunkChoice(msgspec.Struct):
     logprobs: None = None
 
 
-class ChatCompletionChunk(msgspec.Struct):
+class ChatCompletionChunk(msgspec.Struct, kw_only=True):
+    """One stream chunk, fields in OpenAI's order.  ``usage`` is left out (UNSET) unless the
+    client asked for ``include_usage``; then it is ``null`` on every chunk but the last."""
+
     id: str
+    object: str = "chat.completion.chunk"
     created: int
     model: str
     choices: list[ChunkChoice]
-    object: str = "chat.completion.chunk"
-    usage: CompletionUsage | None = None
+    usage: CompletionUsage | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class Model(msgspec.Struct):

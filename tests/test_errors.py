@@ -11,6 +11,7 @@ from asgi_spark import errors
 from asgi_spark.errors import (
     ContentFilterError,
     ContextLengthExceededError,
+    GatewayClosedError,
     GatewayError,
     InternalError,
     InvalidRequestError,
@@ -46,6 +47,7 @@ TABLE = [
     (UpstreamClosedError, 502, "upstream_error", "upstream_closed", True),
     (UpstreamUnavailableError, 503, "service_unavailable", "upstream_unavailable", True),
     (UpstreamTimeoutError, 504, "timeout", "upstream_timeout", True),
+    (GatewayClosedError, 503, "service_unavailable", "gateway_closed", False),
     (InternalError, 500, "server_error", "internal_error", False),
 ]
 

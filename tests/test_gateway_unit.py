@@ -50,11 +50,31 @@ async def test_unreachable_upstream_is_503(stream: bool) -> None:
     assert "cannot reach upstream" in r.json()["error"]["message"]
 
 
-async def test_aclose_is_idempotent_and_models_survive_restart() -> None:
+async def test_after_aclose_every_request_is_a_503_not_a_silent_restart() -> None:
     gateway = create_app([entry("ws://127.0.0.1:1")])
+    await gateway.startup()
     await gateway.aclose()
+    await gateway.aclose()  # idempotent
+    transport = httpx.ASGITransport(app=gateway)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+        for method, path in [
+            ("GET", "/v1/models"),
+            ("GET", "/healthz"),
+            ("POST", "/v1/chat/completions"),
+        ]:
+            body = {"model": "spark-max", "messages": [{"role": "user", "content": "hi"}]}
+            r = await client.request(method, path, json=body if method == "POST" else None)
+            assert r.status_code == 503, (path, r.text)
+            validate("ErrorResponse", r.json())
+            assert r.json()["error"]["code"] == "gateway_closed"
+    assert gateway.runtime is None
+    assert gateway.state.value == "closed"
+
+
+async def test_aclose_before_start_also_closes_for_good() -> None:
+    gateway = create_app([entry("ws://127.0.0.1:1")])
     await gateway.aclose()
     transport = httpx.ASGITransport(app=gateway)
     async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
         r = await client.get("/v1/models")
-    assert [m["id"] for m in r.json()["data"]] == ["spark-max"]
+    assert r.status_code == 503

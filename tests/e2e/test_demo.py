@@ -100,13 +100,13 @@ def _stream_answer(port: int) -> str:
 
 def test_asgi_spark_serve_demo(serve_demo: Process, demo_port: int) -> None:
     assert _stream_answer(demo_port)
-    assert any("demo mode" in line for line in serve_demo.lines)
+    assert any("demo mode" in line.lower() for line in serve_demo.lines)
     assert not any("demo-secret" in line for line in serve_demo.lines)
 
 
 def test_uvicorn_asgi_spark_app_demo(uvicorn_demo: Process, demo_port: int) -> None:
     assert _stream_answer(demo_port)
-    assert any("demo mode" in line for line in uvicorn_demo.lines)
+    assert any("demo mode" in line.lower() for line in uvicorn_demo.lines)
 
 
 def test_bad_config_stops_startup_with_a_clear_message(tmp_path: object, demo_port: int) -> None:

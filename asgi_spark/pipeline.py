@@ -1,0 +1,119 @@
+"""The seam where policies wrap the call of an adapter: sources, calls, policies, composition.
+
+A **source** is an async generator of event batches (one batch per upstream frame).  Calling a
+model is a function ``call_next(call) -> source``.  A **policy** has the Tower/middleware shape
+``policy(call, call_next) -> source``: it may call again (retry), call another model
+(fallback, with ``dataclasses.replace(call, model=...)``), rewrite ``call.body`` before the
+frame is built (structured output, forced tool choice), hold a limiter slot around the call
+(limit), or filter and observe the batches (stop, metrics).  :func:`compose` stacks policies,
+the first one outermost.
+
+The **commit point** is the ``Started`` event reaching the writer: the writer sets
+``call.context.committed`` then.  Before it a policy may still retry, fall back or fail with a
+clean HTTP error; after it the only honest ending of a failure is an error event.
+
+:func:`adapter_call` is the innermost layer: the adapter's own source, checked against the event
+contract (:class:`~asgi_spark.events.EventContract`), so that an adapter that breaks it becomes
+a named :class:`~asgi_spark.events.ContractViolation` (one logged ``Failed`` event), never
+malformed output.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncGenerator, Callable, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, field
+
+from .adapters.base import Adapter
+from .events import ContractViolation, Event, EventContract, Failed
+from .openai_types import ChatCompletionRequest
+
+logger = logging.getLogger("asgi_spark")
+
+Source = AsyncGenerator[list[Event], None]
+
+
+@dataclass(slots=True)
+class RequestContext:
+    """What the layers of one request share: policies and the writer write it, the
+    :class:`~asgi_spark.outcome.Outcome` is built from it."""
+
+    endpoint: str
+    requested_model: str
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started: float = field(default_factory=time.monotonic)
+    #: Set by the writer when ``Started`` reaches it; from then on nothing may be retried.
+    committed: bool = False
+    #: The model whose answer the client gets (a fallback may change it).
+    answered_by: str | None = None
+    attempts: int = 0
+    limit_wait: float = 0.0
+    limit_rejected: bool = False
+    ignored_params: tuple[str, ...] = ()
+    client_key: str | None = None
+    upstream_connect: float | None = None
+    pooled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One call of a model: the request body, the model id to call, the request's context."""
+
+    body: ChatCompletionRequest
+    model: str
+    context: RequestContext
+
+
+CallNext = Callable[[Call], Source]
+Policy = Callable[[Call, CallNext], Source]
+
+
+def compose(policies: Sequence[Policy], innermost: CallNext) -> CallNext:
+    """``policies[0](call, policies[1](call, ... innermost))``: the first policy is outermost."""
+    call_next = innermost
+    for policy in reversed(policies):
+        call_next = _bind(policy, call_next)
+    return call_next
+
+
+def _bind(policy: Policy, call_next: CallNext) -> CallNext:
+    def call(request: Call) -> Source:
+        return policy(request, call_next)
+
+    return call
+
+
+def adapter_call(adapter: Adapter) -> CallNext:
+    """The innermost layer for ``adapter``: its events, checked against the event contract."""
+
+    async def call(request: Call) -> Source:
+        contract = EventContract(adapter.name or type(adapter).__name__)
+        request.context.attempts += 1
+        request.context.answered_by = request.model
+        try:
+            async with aclosing(adapter.stream(request.body)) as events:
+                async for batch in events:
+                    contract.check(batch)
+                    yield batch
+                    if contract.terminal:
+                        return
+            contract.check_end()
+        except ContractViolation as violation:
+            logger.error("%s", violation.message)
+            yield [Failed(violation)]
+
+    return call
+
+
+__all__ = [
+    "Call",
+    "CallNext",
+    "Policy",
+    "RequestContext",
+    "Source",
+    "adapter_call",
+    "compose",
+]

@@ -1,0 +1,196 @@
+"""Writers: the SSE writer and the JSON writer, each a tiny explicit machine over ASGI ``send``.
+
+Why raw ASGI and not a Starlette ``Response``: the HTTP status of a chat answer is only known
+when the first upstream frame arrives (Spark refuses a request *inside* the WebSocket, after
+the handshake), so the writer must be able to wait for the first batch and then choose between
+``200`` + a stream and an OpenAI error body.  A ``StreamingResponse`` sends its status before
+its iterator runs.
+
+Each writer owns ``send`` for one request and moves PENDING → OPEN → CLOSED:
+
+* PENDING: nothing sent.  A failure here is a clean OpenAI error response with its status.
+  ``Started`` reaching the writer is the **commit point**: the writer sets
+  ``context.committed`` and (SSE) sends the headers; from then on a failure can only be an
+  error event (SSE: ``data: {"error": ...}`` and no ``[DONE]``).
+* OPEN: bytes are flowing (SSE only; the JSON writer goes from PENDING to CLOSED with one body).
+* CLOSED: the response is complete; nothing more may be sent.
+
+:meth:`write` consumes a source and returns the frozen :class:`~asgi_spark.outcome.Outcome`;
+:meth:`outcome` gives it at any time (for a request cancelled because the client went away).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from enum import Enum
+from typing import Final
+
+from starlette.types import Send
+
+from . import sse
+from .completion import Aggregator, StreamEncoder, encode_completion
+from .errors import GatewayError, InternalError, error_body
+from .events import Batch, fold
+from .outcome import Outcome, Tally
+from .pipeline import RequestContext, Source
+
+logger = logging.getLogger("asgi_spark")
+
+_JSON: Final = (b"content-type", b"application/json")
+
+
+class WriterState(Enum):
+    PENDING = "pending"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class _Writer:
+    """What both writers share: the state, the tally and the outcome."""
+
+    def __init__(self, send: Send, context: RequestContext, *, stream: bool) -> None:
+        self._send = send
+        self.context = context
+        self.state = WriterState.PENDING
+        self.tally = Tally(stream=stream)
+        self.created = int(time.time())
+
+    def outcome(self) -> Outcome:
+        """The outcome so far; a writer that did not close was cancelled."""
+        self.tally.cancelled = self.state is not WriterState.CLOSED
+        return self.tally.outcome(self.context, time.monotonic())
+
+    def _commit(self) -> None:
+        self.context.committed = True
+        self.tally.first_byte = time.monotonic()
+
+    async def _fail_pending(self, error: GatewayError) -> Outcome:
+        self.tally.error, self.tally.status = error, error.status
+        await send_error(self._send, error)
+        self.state = WriterState.CLOSED
+        return self.outcome()
+
+    @property
+    def model(self) -> str:
+        return self.context.answered_by or self.context.requested_model
+
+
+class SSEWriter(_Writer):
+    """Streams chat completion chunks as server-sent events."""
+
+    def __init__(self, send: Send, context: RequestContext, *, include_usage: bool = False) -> None:
+        super().__init__(send, context, stream=True)
+        self._include_usage = include_usage
+
+    async def write(self, source: Source) -> Outcome:
+        encoder: StreamEncoder | None = None
+        finished = False
+        try:
+            async for events in source:
+                batch = fold(events)
+                self.tally.add(batch)
+                if encoder is None:
+                    if batch.started is None:
+                        if batch.failure is not None:
+                            return await self._fail_pending(batch.failure)
+                        continue  # nothing to say yet (the contract allows only this)
+                    encoder = StreamEncoder(
+                        self.model, self.created, include_usage=self._include_usage
+                    )
+                    await self._open()
+                data = encoder.encode_batch(batch)
+                if data:
+                    await self._send(
+                        {"type": "http.response.body", "body": data, "more_body": True}
+                    )
+                if _ends(batch):
+                    finished = batch.failure is None
+                    self.tally.error = batch.failure
+                    break
+            else:
+                raise InternalError("the upstream adapter ended without a final answer")
+        except Exception as exc:
+            error = as_gateway_error(exc)
+            if encoder is None:
+                return await self._fail_pending(error)
+            self.tally.error = error
+            await self._body(StreamEncoder.error(error))
+        await self._body(sse.DONE if finished else b"", more=False)
+        self.state = WriterState.CLOSED
+        return self.outcome()
+
+    async def _body(self, data: bytes, *, more: bool = True) -> None:
+        await self._send({"type": "http.response.body", "body": data, "more_body": more})
+
+    async def _open(self) -> None:
+        self._commit()
+        self.tally.status = 200
+        await self._send(
+            {"type": "http.response.start", "status": 200, "headers": list(sse.HEADERS)}
+        )
+        self.state = WriterState.OPEN
+
+
+class JSONWriter(_Writer):
+    """Answers with one ``chat.completion`` body once the answer is complete."""
+
+    def __init__(self, send: Send, context: RequestContext) -> None:
+        super().__init__(send, context, stream=False)
+
+    async def write(self, source: Source) -> Outcome:
+        aggregator: Aggregator | None = None
+        try:
+            async for events in source:
+                batch = fold(events)
+                self.tally.add(batch)
+                if aggregator is None and batch.started is not None:
+                    self._commit()
+                    aggregator = Aggregator(self.model, self.created)
+                if batch.failure is not None:
+                    raise batch.failure
+                if aggregator is not None:
+                    aggregator.add(batch)
+                if _ends(batch):
+                    break
+            if aggregator is None:
+                raise InternalError("the upstream adapter ended without an answer")
+            completion = aggregator.result()
+        except Exception as exc:
+            return await self._fail_pending(as_gateway_error(exc))
+        self.tally.status = 200
+        await send_json(self._send, 200, encode_completion(completion))
+        self.state = WriterState.CLOSED
+        return self.outcome()
+
+
+def _ends(batch: Batch) -> bool:
+    return batch.finish is not None or batch.failure is not None
+
+
+def as_gateway_error(exc: Exception) -> GatewayError:
+    """``exc`` itself if it is a GatewayError; otherwise a logged internal error."""
+    if isinstance(exc, GatewayError):
+        return exc
+    logger.exception("internal error while answering a request")
+    return InternalError("internal error in the gateway; the details are in its log")
+
+
+async def send_json(send: Send, status: int, body: bytes) -> None:
+    """A complete JSON response."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [_JSON, (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def send_error(send: Send, error: GatewayError) -> None:
+    """The OpenAI error body of ``error`` with its status."""
+    await send_json(send, error.status, error_body(error))
+
+
+__all__ = ["JSONWriter", "SSEWriter", "WriterState", "as_gateway_error", "send_error", "send_json"]

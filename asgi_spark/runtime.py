@@ -1,0 +1,137 @@
+"""The :class:`Runtime`: everything a running gateway owns, built by one function, closed by one
+exit stack.
+
+A runtime holds the loaded configuration, one adapter per model, the limiter, and per model
+the composed call (policies around the adapter, see :mod:`.pipeline`); later the connection
+pools and metrics join it, each registered on the same exit stack.  It is immutable once built:
+a new configuration means a new runtime (:meth:`asgi_spark.gateway.Gateway.reload`), swapped
+in atomically.  Requests hold the runtime they started on (:meth:`Runtime.use`); a retired
+runtime closes when its last request ends, so requests in flight finish on the configuration
+they started with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from types import MappingProxyType
+
+from .adapters.base import Adapter
+from .config import GatewayConfig, build_adapters
+from .errors import ModelNotFoundError
+from .limits import Limiter
+from .limits.memory import MemoryLimiter
+from .pipeline import CallNext, adapter_call, compose
+
+
+class Runtime:
+    """What a running gateway owns; build it with :func:`build_runtime`."""
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        adapters: Mapping[str, Adapter],
+        limiter: Limiter,
+        stack: contextlib.AsyncExitStack,
+    ) -> None:
+        self.config = config
+        self.adapters: Mapping[str, Adapter] = MappingProxyType(dict(adapters))
+        self.limiter = limiter
+        self.created = int(time.time())
+        self._calls: dict[str, CallNext] = {
+            model_id: compose([], adapter_call(adapter)) for model_id, adapter in adapters.items()
+        }
+        self._stack = stack
+        self._users = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._retired = False
+        self._closed = False
+
+    # ----------------------------------------------------------------------------- routing
+
+    def route(self, model_id: str) -> CallNext:
+        """The composed call of ``model_id``, or :class:`ModelNotFoundError` listing the ids."""
+        call = self._calls.get(model_id)
+        if call is None:
+            available = ", ".join(sorted(self._calls)) or "none"
+            raise ModelNotFoundError(
+                f"The model '{model_id}' does not exist on this gateway (available: {available})",
+                param="model",
+            )
+        return call
+
+    # --------------------------------------------------------------------------- lifecycle
+
+    @property
+    def in_flight(self) -> int:
+        """Requests currently using this runtime."""
+        return self._users
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @contextlib.asynccontextmanager
+    async def use(self) -> AsyncIterator[Runtime]:
+        """Hold the runtime for one request; a retired runtime closes after its last one."""
+        self._users += 1
+        self._idle.clear()
+        try:
+            yield self
+        finally:
+            self._users -= 1
+            if self._users == 0:
+                self._idle.set()
+                if self._retired:
+                    await self.aclose()
+
+    async def retire(self) -> None:
+        """No new requests come; close now if idle, else when the last request ends."""
+        self._retired = True
+        if self._users == 0:
+            await self.aclose()
+
+    async def wait_idle(self) -> None:
+        """Return once no request uses the runtime."""
+        await self._idle.wait()
+
+    async def aclose(self) -> None:
+        """Close everything the runtime owns (in reverse order of acquisition).  Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._stack.aclose()
+
+
+RuntimeFactory = Callable[[], Awaitable[Runtime]]
+
+
+async def build_runtime(
+    config: GatewayConfig,
+    *,
+    adapters: Mapping[str, Adapter] | None = None,
+    stack: contextlib.AsyncExitStack | None = None,
+) -> Runtime:
+    """Build a runtime for ``config``; everything opened is closed if building fails.
+
+    ``adapters`` are the config's adapters when already built (and so validated) by the caller.
+    ``stack`` may already own resources (the demo's simulator): the runtime takes it over.
+    """
+    stack = stack or contextlib.AsyncExitStack()
+    async with contextlib.AsyncExitStack() as guard:
+        guard.push_async_callback(stack.aclose)
+        if adapters is None:
+            adapters = build_adapters(config)
+        for adapter in adapters.values():
+            stack.push_async_callback(adapter.aclose)
+        limiter = MemoryLimiter({})
+        stack.push_async_callback(limiter.aclose)
+        runtime = Runtime(config, adapters, limiter, stack)
+        guard.pop_all()
+    return runtime
+
+
+__all__ = ["Runtime", "RuntimeFactory", "build_runtime"]
