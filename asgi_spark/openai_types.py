@@ -140,11 +140,11 @@ class Delta(msgspec.Struct, omit_defaults=True):
     tool_calls: list[ToolCallChunk] | None = None
 
 
-class ChunkChoice(msgspec.Struct):
+class ChunkChoice(msgspec.Struct, kw_only=True):
     index: int
     delta: Delta
-    finish_reason: str | None
     logprobs: None = None
+    finish_reason: str | None
 
 
 class ChatCompletionChunk(msgspec.Struct, kw_only=True):
