@@ -32,6 +32,7 @@ from .simulator import Faults, SparkSimulator
 from .simulator.faults import describe_faults, faults_from_assignments
 from .simulator.handshake import MAX_CLOCK_SKEW
 from .simulator.server import DEFAULT_IDLE_TIMEOUT
+from .simulator.strictness import lenient_lines
 
 DEFAULT_SIMULATOR_PORT = 8765
 
@@ -40,6 +41,7 @@ def _simulator_epilog() -> str:
     endpoints = "\n".join(
         f"  {row.path:<16} domain {row.domain:<12} {row.product}" for row in versions()
     )
+    lenient = "\n".join(lenient_lines())
     return f"""\
 endpoints (the URL path selects the version; the frame's domain must match):
 {endpoints}
@@ -47,9 +49,13 @@ endpoints (the URL path selects the version; the frame's domain must match):
 what it checks, like the real service:
   handshake  signed URL (authorization, date, host); dates within ±{MAX_CLOCK_SKEW:g} s of the
              simulator clock; failures are HTTP 401/403/404 with {{"message": ...}}
-  request    one JSON frame; app_id (10313), domain (10003), schema and ranges (10004),
-             prompt tokens over the context (10907); a second frame while answering (10007);
-             no frame within --idle-timeout seconds: close 1000 "time out"
+  request    one JSON text frame (binary: 10001); app_id (10313), domain (10003), schema,
+             ranges and per-version features (10004), prompt tokens over the context (10907);
+             a second frame while answering (10007); no frame within --idle-timeout seconds:
+             close 1000 "time out"
+
+deliberately lenient (every rule: "How strict the simulator is" in the README):
+{lenient}
 
 faults (--fault key=value[,key=value], repeatable; they apply to every connection):
 {describe_faults()}

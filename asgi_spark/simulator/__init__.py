@@ -12,7 +12,9 @@
 The sans-I/O parts are separate modules: :mod:`.handshake` (URL signature check), :mod:`.validate`
 (request frame rules and codes), :mod:`.script` (answers as steps), :mod:`.faults` and
 :mod:`.directives` (fault plans from Python, CLI and ``[spark:key=value]`` prompt directives),
-:mod:`.sid` and :mod:`.tokens`.  :mod:`.server` is the thin websockets layer.
+:mod:`.sid` and :mod:`.tokens`, with :mod:`.schema` (typed field checks for :mod:`.validate`).
+:mod:`.server` is the thin websockets layer.  :mod:`.strictness` lists every protocol rule the
+simulator was audited against: what it enforces, and what it leaves lenient on purpose.
 """
 
 from __future__ import annotations

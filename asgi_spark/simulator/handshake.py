@@ -10,6 +10,12 @@ Tolerated like the real service: ``GMT`` or ``UTC`` dates, ``api_key="..."`` or
 ``hmac username="..."``, any whitespace between the ``k="v"`` pairs, and a raw (not
 form-encoded) ``authorization`` whose ``+`` became a space.  The signature is recomputed over the
 ``host`` *query parameter*, the ``date`` parameter verbatim and ``GET <path> HTTP/1.1``.
+
+Strict where the spec is explicit or no client differs: the authorization holds exactly the
+pairs ``api_key`` (or ``username``), ``algorithm``, ``headers`` and ``signature``, each once,
+with lower-case names; ``algorithm`` is exactly ``hmac-sha256`` and ``headers`` exactly
+``host date request-line``; the date is RFC 1123 with a two-digit day and the right weekday
+(no numeric zone such as ``+0000``, spec 9).
 """
 
 from __future__ import annotations
@@ -40,8 +46,11 @@ BAD_DATE: Final = (
 MISMATCH: Final = "HMAC signature does not match"
 NOT_FOUND: Final = "Not Found"
 
-_PAIR: Final = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*"([^"]*)"\s*(?:,|$)')
-_SCHEME: Final = re.compile(r"\s*hmac\s+", re.IGNORECASE)
+_PAIR: Final = re.compile(r'\s*([a-z_]+)\s*=\s*"([^"]*)"\s*(?:,|$)')
+_SCHEME: Final = re.compile(r"\s*hmac\s+")
+_KEY_NAMES: Final = ("api_key", "username")
+_PAIR_NAMES: Final = frozenset({*_KEY_NAMES, "algorithm", "headers", "signature"})
+_WEEKDAYS: Final = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS: Final = (
     "Jan",
     "Feb",
@@ -57,7 +66,7 @@ _MONTHS: Final = (
     "Dec",
 )
 _DATE: Final = re.compile(
-    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) (" + "|".join(_MONTHS) + r") (\d{4}) "
+    r"(" + "|".join(_WEEKDAYS) + r"), (\d{2}) (" + "|".join(_MONTHS) + r") (\d{4}) "
     r"(\d{2}):(\d{2}):(\d{2}) (?:GMT|UTC)"
 )
 
@@ -158,26 +167,33 @@ def _parse_authorization(value: str) -> tuple[str, str] | None:
         match = _PAIR.match(text, position)
         if match is None or match.end() == position:
             return None
-        pairs[match.group(1).lower()] = match.group(2)
+        name = match.group(1)
+        if name not in _PAIR_NAMES or name in pairs:
+            return None
+        pairs[name] = match.group(2)
         position = match.end()
-    api_key = pairs.get("api_key", pairs.get("username"))
+    keys = [pairs[name] for name in _KEY_NAMES if name in pairs]
     sig = pairs.get("signature")
     if (
-        not api_key
+        len(keys) != 1
+        or not keys[0]
         or not sig
-        or pairs.get("algorithm", "").lower() != ALGORITHM
-        or pairs.get("headers", "").split() != SIGNED_HEADERS.split()
+        or pairs.get("algorithm") != ALGORITHM
+        or pairs.get("headers") != SIGNED_HEADERS
     ):
         return None
-    return api_key, sig
+    return keys[0], sig
 
 
 def parse_date(date: str) -> int | None:
-    """Unix time of an RFC 1123 date with a ``GMT`` or ``UTC`` zone, else ``None``."""
-    match = _DATE.fullmatch(date.strip())
+    """Unix time of an RFC 1123 date with a ``GMT`` or ``UTC`` zone, else ``None``.
+
+    The weekday must be the date's.
+    """
+    match = _DATE.fullmatch(date)
     if match is None:
         return None
-    day, month, year, hour, minute, second = match.groups()
+    weekday, day, month, year, hour, minute, second = match.groups()
     try:
         moment = datetime(
             int(year),
@@ -189,5 +205,7 @@ def parse_date(date: str) -> int | None:
             tzinfo=timezone.utc,
         )
     except ValueError:  # 31 Feb, 25:00, ...
+        return None
+    if _WEEKDAYS[moment.weekday()] != weekday:
         return None
     return int(moment.timestamp())

@@ -14,6 +14,7 @@ from websockets.exceptions import ConnectionClosedOK
 
 from asgi_spark.adapters.spark.frames import decode_frame
 from asgi_spark.simulator import Faults, SparkSimulator, count_tokens
+from asgi_spark.simulator.server import DEFAULT_IDLE_TIMEOUT
 from asgi_spark.simulator.sid import sid_millis
 
 from .helpers import assert_error, chat_frame, exchange, read_all, signed_url, until
@@ -50,6 +51,7 @@ async def test_normal_answer(sim: SparkSimulator) -> None:
     result = await exchange(sim, chat_frame("你好, simulator!"))
     frames = result.frames
     assert len(frames) >= 3
+    assert all(isinstance(raw, str) for raw in result.raw), "text frames only (spec 3.6)"
     expected = (
         [(0, 0, 0)] + [(1, 1, i) for i in range(1, len(frames) - 1)] + [(2, 2, len(frames) - 1)]
     )
@@ -270,6 +272,11 @@ async def test_idle_connection_is_closed(make_sim: Callable[..., SparkSimulator]
         assert (caught.value.rcvd.code, caught.value.rcvd.reason) == (1000, "time out")
         await sim.wait_closed_all()
         assert sim.open_connections == 0
+
+
+def test_default_idle_timeout_is_60_s() -> None:
+    """Spec 2.1: the request must come within 60 s of the handshake."""
+    assert SparkSimulator().idle_timeout == DEFAULT_IDLE_TIMEOUT == 60
 
 
 async def test_client_leaving_mid_answer_closes_the_connection(sim: SparkSimulator) -> None:

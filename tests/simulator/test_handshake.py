@@ -11,7 +11,9 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
+from websockets.typing import Subprotocol
 
+from asgi_spark.adapters.spark import auth
 from asgi_spark.adapters.spark.versions import find_version
 from asgi_spark.simulator import SparkSimulator
 from asgi_spark.simulator import handshake as hs
@@ -25,6 +27,7 @@ from .helpers import (
     SDK_STYLE,
     chat_frame,
     exchange,
+    read_all,
     signed_url,
 )
 
@@ -73,6 +76,8 @@ def test_official_vector_signed_for_another_host_does_not_match() -> None:
         "Fri, 05 May 2023 10:43:39 +0000",
         "Fri, 5 May 2023 10:43:39 GMT",
         "Fri, 31 Feb 2023 10:43:39 GMT",
+        "Thu, 05 May 2023 10:43:39 GMT",  # 5 May 2023 was a Friday
+        " Fri, 05 May 2023 10:43:39 GMT",
         "",
     ],
 )
@@ -192,6 +197,73 @@ async def test_unparsable_authorization(sim: SparkSimulator, authorization: str)
         url = _with_authorization(sim, authorization)
     status, body, _ = await _refusal(url)
     assert (status, body) == (401, {"message": "HMAC signature cannot be verified"})
+
+
+_REST = 'algorithm="hmac-sha256", headers="host date request-line", signature="{sig}"'
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        'API_KEY="{key}", ' + _REST,
+        'api_key="{key}", ' + _REST.replace("hmac-sha256", "HMAC-SHA256"),
+        'api_key="{key}", ' + _REST.replace("host date", "host  date"),
+        'api_key="{key}", ' + _REST.replace("host date", "date host"),
+        'api_key="{key}", realm="spark", ' + _REST,
+        'api_key="{key}", api_key="{key}", ' + _REST,
+        'api_key="{key}", username="{key}", ' + _REST,
+        'HMAC username="{key}", ' + _REST,
+    ],
+    ids=[
+        "upper-case-name",
+        "upper-case-algorithm",
+        "headers-double-space",
+        "headers-reordered",
+        "unknown-pair",
+        "duplicate-pair",
+        "api_key-and-username",
+        "upper-case-scheme",
+    ],
+)
+async def test_authorization_fields_are_exact(sim: SparkSimulator, origin: str) -> None:
+    """Correctly signed, but not in a form the spec names (1.2.4, 1.4.3): refused."""
+    status, body, _ = await _refusal(signed_url(sim, origin=origin))
+    assert (status, body) == (401, {"message": "HMAC signature cannot be verified"})
+
+
+async def test_host_param_need_not_match_the_host_header(sim: SparkSimulator) -> None:
+    """SDK-JAVA signs ``URL.getHost()`` (no port): the ``host`` param is what counts (1.4.5)."""
+    url = sim.url_for("v3.5")
+    parts = urlsplit(url)
+    assert parts.hostname is not None and parts.port is not None
+    date = auth.rfc1123_date(time.time())
+    sig = auth.signature(API_SECRET, parts.hostname, date, parts.path)
+    query = urlencode(
+        {"authorization": auth.authorization(API_KEY, sig), "date": date, "host": parts.hostname}
+    )
+    result = await exchange(sim, chat_frame(), url=f"{url}?{query}")
+    assert result.last["header"]["code"] == 0
+
+
+async def test_compression_offer_is_declined(sim: SparkSimulator) -> None:
+    """The spec is silent on extensions: none is negotiated, so clients must work without."""
+    async with connect(signed_url(sim), compression="deflate") as ws:
+        assert ws.request is not None and ws.response is not None
+        assert "permessage-deflate" in ws.request.headers["Sec-WebSocket-Extensions"]
+        assert "Sec-WebSocket-Extensions" not in ws.response.headers
+        await ws.send(json.dumps(chat_frame()))
+        result = await read_all(ws)
+    assert result.last["header"]["code"] == 0
+
+
+async def test_subprotocol_offer_is_ignored(sim: SparkSimulator) -> None:
+    async with connect(signed_url(sim), subprotocols=[Subprotocol("chat")]) as ws:
+        assert ws.subprotocol is None
+        assert ws.response is not None
+        assert "Sec-WebSocket-Protocol" not in ws.response.headers
+        await ws.send(json.dumps(chat_frame()))
+        result = await read_all(ws)
+    assert result.last["header"]["code"] == 0
 
 
 async def test_unknown_api_key(sim: SparkSimulator) -> None:

@@ -26,6 +26,22 @@ def _without(frame: dict[str, Any], *path: str) -> dict[str, Any]:
     return frame
 
 
+def _with(frame: dict[str, Any], *path: str, value: Any) -> dict[str, Any]:
+    node = frame
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return frame
+
+
+def _search(**fields: Any) -> dict[str, Any]:
+    return {"type": "web_search", "web_search": fields}
+
+
+def _function(**fields: Any) -> list[dict[str, Any]]:
+    return [{"name": "f", **fields}]
+
+
 async def test_not_json_is_10160(sim: SparkSimulator) -> None:
     result = await exchange(sim, "this is not json")
     assert result.frames[0]["header"]["code"] == 10160
@@ -196,6 +212,113 @@ SCHEMA_CASES: list[tuple[str, dict[str, Any], str]] = [
         chat_frame(functions=[{"description": "x"}]),
         "'$.payload.functions.text[0].name' is required;",
     ),
+    (
+        "item-not-object",
+        chat_frame(messages=["hi"]),  # type: ignore[list-item]
+        "'$.payload.message.text[0]' must be an object;",
+    ),
+    (
+        "temperature-null",
+        chat_frame(temperature=None),
+        "'$.parameter.chat.temperature' must be a number;",
+    ),
+    (
+        "uid-null",
+        _with(chat_frame(), "header", "uid", value=None),
+        "'$.header.uid' must be a string;",
+    ),
+    (
+        "content-int",
+        chat_frame(messages=[{"role": "user", "content": 1}]),  # type: ignore[dict-item]
+        "'$.payload.message.text[0].content' must be a string;",
+    ),
+    ("app_id-int", chat_frame(app_id=7), "'$.header.app_id' must be a string;"),  # type: ignore[arg-type]
+    (
+        "patch_id-str",
+        _with(chat_frame(), "header", "patch_id", value="ft-1"),
+        "'$.header.patch_id' must be an array;",
+    ),
+    (
+        "patch_id-item",
+        _with(chat_frame(), "header", "patch_id", value=[1]),
+        "'$.header.patch_id[0]' must be a string;",
+    ),
+    ("chat_id-int", chat_frame(chat_id=1), "'$.parameter.chat.chat_id' must be a string;"),
+    (
+        "tools-not-array",
+        chat_frame(tools=_search(enable=True)),
+        "'$.parameter.chat.tools' must be an array;",
+    ),
+    (
+        "tools-function",
+        chat_frame(tools=[{"type": "function", "function": {"name": "f"}}]),
+        "'$.parameter.chat.tools[0].type' must be one of [web_search];",
+    ),
+    (
+        "tools-no-web_search",
+        chat_frame(tools=[{"type": "web_search"}]),
+        "'$.parameter.chat.tools[0].web_search' is required;",
+    ),
+    (
+        "tools-enable-str",
+        chat_frame(tools=[_search(enable="true")]),
+        "'$.parameter.chat.tools[0].web_search.enable' must be a boolean;",
+    ),
+    (
+        "tools-show_ref_label-int",
+        chat_frame(tools=[_search(enable=True), _search(show_ref_label=1)]),
+        "'$.parameter.chat.tools[1].web_search.show_ref_label' must be a boolean;",
+    ),
+    (
+        "tools-search_mode",
+        chat_frame(tools=[_search(search_mode="fast")]),
+        "'$.parameter.chat.tools[0].web_search.search_mode' must be one of [normal, deep];",
+    ),
+    (
+        "content_type-video",
+        chat_frame(messages=[{"role": "user", "content": "x", "content_type": "video"}]),
+        "'$.payload.message.text[0].content_type' must be one of [text, image];",
+    ),
+    (
+        "functions-empty-object",
+        _with(chat_frame(), "payload", "functions", value={}),
+        "'$.payload.functions.text' is required;",
+    ),
+    (
+        "functions-null",
+        _with(chat_frame(), "payload", "functions", value=None),
+        "'$.payload.functions' must be an object;",
+    ),
+    (
+        "function-description-int",
+        chat_frame(functions=_function(description=1)),
+        "'$.payload.functions.text[0].description' must be a string;",
+    ),
+    (
+        "parameters-not-object",
+        chat_frame(functions=_function(parameters=[])),
+        "'$.payload.functions.text[0].parameters' must be an object;",
+    ),
+    (
+        "parameters-no-type",
+        chat_frame(functions=_function(parameters={"properties": {}})),
+        "'$.payload.functions.text[0].parameters.type' is required;",
+    ),
+    (
+        "parameters-array",
+        chat_frame(functions=_function(parameters={"type": "array"})),
+        "'$.payload.functions.text[0].parameters.type' must be one of [object];",
+    ),
+    (
+        "parameters-properties-list",
+        chat_frame(functions=_function(parameters={"type": "object", "properties": []})),
+        "'$.payload.functions.text[0].parameters.properties' must be an object;",
+    ),
+    (
+        "parameters-required-int",
+        chat_frame(functions=_function(parameters={"type": "object", "required": [1]})),
+        "'$.payload.functions.text[0].parameters.required[0]' must be a string;",
+    ),
 ]
 
 
@@ -245,46 +368,15 @@ async def test_prompt_tokens_count_every_message(sim: SparkSimulator) -> None:
 
 
 async def test_unknown_fields_are_ignored(sim: SparkSimulator) -> None:
-    frame = chat_frame(auditing="default", chat_id="c1", top_p=0.3)
+    """Legacy fields are harmless (spec 2.3); so is anything the protocol does not know."""
+    frame = chat_frame(
+        auditing="default", random_threshold=0.5, tool_calls_switch=True, chat_id="c1"
+    )
     frame["header"]["patch_id"] = ["p"]
+    frame["header"]["status"] = 3
+    frame["parameter"]["other"] = {"x": 1}
+    frame["payload"]["message"]["text"][0]["name"] = "alice"
     frame["extra"] = {"anything": True}
     result = await exchange(sim, frame)
     assert result.last["header"]["code"] == 0
     assert sim.requests == [frame]
-
-
-# ---------------------------------------------------------------------------- image model
-
-IMAGE_TURN = {"role": "user", "content": "iVBORw0KGgo=", "content_type": "image"}
-
-
-async def test_image_path_answers_image_turns(sim: SparkSimulator) -> None:
-    frame = chat_frame(domain="image", messages=[IMAGE_TURN, _user("what is it?")])
-    result = await exchange(sim, frame, version="image")
-    assert result.last["header"]["code"] == 0
-    usage = result.last["payload"]["usage"]["text"]
-    assert usage["prompt_tokens"] > usage["question_tokens"]  # the image counts too
-    answer = "".join(f["payload"]["choices"]["text"][0]["content"] for f in result.frames)
-    assert "what is it?" in answer
-
-
-async def test_image_turn_on_a_text_path_is_10004(sim: SparkSimulator) -> None:
-    result = await exchange(sim, chat_frame(messages=[IMAGE_TURN, _user("what is it?")]))
-    assert_error(
-        result,
-        10004,
-        "SchemaCheckError",
-        "'$.payload.message.text[0].content_type' image is not supported by this domain;",
-    )
-
-
-async def test_image_that_is_not_base64_is_10161(sim: SparkSimulator) -> None:
-    bad = {**IMAGE_TURN, "content": "not base64!"}
-    frame = chat_frame(domain="image", messages=[bad, _user("what is it?")])
-    result = await exchange(sim, frame, version="image")
-    assert_error(
-        result,
-        10161,
-        "Base64DecodeError",
-        "'$.payload.message.text[0].content' base64 decode failed",
-    )
