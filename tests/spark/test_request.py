@@ -690,3 +690,32 @@ def test_images_only_in_user_messages() -> None:
         [user("hi"), {"role": "assistant", "content": parts}, user("and?")],
         v=IMAGE,
     )
+
+
+@pytest.mark.parametrize(
+    ("parameters", "expected"),
+    [
+        ({}, {"type": "object", "properties": {}}),
+        (
+            {"properties": {"a": {"type": "string"}}},
+            {"type": "object", "properties": {"a": {"type": "string"}}},
+        ),
+        ({"type": "object"}, {"type": "object", "properties": {}}),
+    ],
+)
+def test_function_parameters_become_the_object_schema_spark_reads(
+    parameters: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    """Spec 2.5: parameters is {type: "object", properties: ...}; the strict simulator agrees."""
+    from asgi_spark.simulator.validate import validate_request
+
+    tool = {"type": "function", "function": {"name": "f", "parameters": parameters}}
+    frame = wire([user("call f")], tools=[tool])
+    assert frame["payload"]["functions"]["text"][0]["parameters"] == expected
+    validate_request(frame, version=MAX, app_id=frame["header"]["app_id"])
+
+
+def test_function_parameters_of_another_type_are_refused() -> None:
+    tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "array"}}}
+    error = refused(InvalidRequestError, "tools[0].parameters", [user()], tools=[tool])
+    assert "must be a JSON Schema of type 'object', not 'array'" in error.message

@@ -44,7 +44,6 @@ from .versions import SparkVersion
 
 MAX_UID: Final = 32
 MIN_TEMPERATURE: Final = 0.01
-_EMPTY_PARAMETERS: Final[dict[str, Any]] = {"type": "object", "properties": {}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,10 +198,21 @@ def _functions(request: ChatCompletionRequest, version: SparkVersion) -> list[Fu
         FunctionDef(
             name=spec.name,
             description=spec.description or "",
-            parameters=spec.parameters if spec.parameters is not None else dict(_EMPTY_PARAMETERS),
+            parameters=_parameters(spec.parameters, f"{where}.parameters"),
         )
-        for _, spec in specs
+        for where, spec in specs
     ]
+
+
+def _parameters(parameters: dict[str, Any] | None, where: str) -> dict[str, Any]:
+    """Spark reads ``parameters`` as an object schema ``{"type": "object", "properties": ...}``
+    (spec 2.5); OpenAI allows it absent or ``{}`` for a function without arguments."""
+    kind = (parameters or {}).get("type", "object")
+    if kind != "object":
+        raise InvalidRequestError(
+            f"'{where}' must be a JSON Schema of type 'object', not {kind!r}", param=where
+        )
+    return {"type": "object", "properties": {}, **(parameters or {})}
 
 
 # ------------------------------------------------------------------------------ messages
