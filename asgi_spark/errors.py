@@ -1,5 +1,29 @@
 """One error hierarchy for the whole gateway, encoded to OpenAI error bodies in one place.
 
+The tree (HTTP status, OpenAI ``type``, default ``code``; * = retryable by default)::
+
+    GatewayError                       500 server_error
+    ├── InvalidRequestError            400 invalid_request_error
+    │   ├── ContextLengthExceededError 400 context_length_exceeded
+    │   ├── ContentFilterError         400 content_filter
+    │   ├── UnsupportedParameterError  400 unsupported_parameter
+    │   ├── ModelNotFoundError         404 model_not_found
+    │   └── NotFoundError              404 not_found
+    ├── RateLimitError               * 429 rate_limit_error / rate_limit_exceeded
+    │   ├── QuotaExceededError         429 insufficient_quota
+    │   └── LimitExceeded (limits)   * 429 rate_limit_exceeded, with ``retry_after``
+    ├── UpstreamError                  502 upstream_error
+    │   ├── UpstreamAuthError          502 upstream_auth_failed
+    │   ├── UpstreamProtocolError      502 upstream_protocol_error
+    │   ├── UpstreamClosedError      * 502 upstream_closed
+    │   ├── UpstreamUnavailableError * 503 service_unavailable / upstream_unavailable
+    │   └── UpstreamTimeoutError     * 504 timeout / upstream_timeout
+    │       └── ConnectTimeoutError, AcquireTimeoutError, FirstFrameTimeoutError,
+    │           IdleTimeoutError, TotalTimeoutError (``phase`` names the deadline)
+    ├── GatewayClosedError             503 service_unavailable / gateway_closed
+    └── InternalError                  500 internal_error
+        └── ContractViolation (events)  500 adapter_contract_violation
+
 Every class knows its HTTP status, OpenAI ``type`` and default ``code``, and whether retrying
 the same request may succeed.  :func:`error_body` is the only encoder.  Messages must never
 contain secrets: callers pass upstream words through :func:`asgi_spark.secrets.redact` first.
@@ -140,10 +164,45 @@ class UpstreamUnavailableError(UpstreamError):
 
 
 class UpstreamTimeoutError(UpstreamError):
+    """A deadline passed.  The subclasses name the phase (httpx-style); the public ``code`` is
+    the same for all, the phase goes to the log and metrics."""
+
     status = 504
     type = "timeout"
     default_code = "upstream_timeout"
     default_retryable = True
+    #: Which deadline passed (``None``: the upstream itself reported a timeout).
+    phase: ClassVar[str | None] = None
+
+
+class ConnectTimeoutError(UpstreamTimeoutError):
+    """TCP connect, TLS and the WebSocket handshake took longer than ``timeouts.connect``."""
+
+    phase = "connect"
+
+
+class AcquireTimeoutError(UpstreamTimeoutError):
+    """No pooled connection became free within ``timeouts.acquire``."""
+
+    phase = "acquire"
+
+
+class FirstFrameTimeoutError(UpstreamTimeoutError):
+    """No frame within ``timeouts.first_frame`` after the request was sent."""
+
+    phase = "first_frame"
+
+
+class IdleTimeoutError(UpstreamTimeoutError):
+    """No frame within ``timeouts.idle`` after the previous one."""
+
+    phase = "idle"
+
+
+class TotalTimeoutError(UpstreamTimeoutError):
+    """The whole exchange took longer than ``timeouts.total``."""
+
+    phase = "total"
 
 
 class GatewayClosedError(GatewayError):

@@ -8,7 +8,9 @@ import time
 import pytest
 
 from asgi_spark.adapters import base
+from asgi_spark.adapters.connector import Timeouts, receive
 from asgi_spark.config import ModelEntry
+from asgi_spark.errors import FirstFrameTimeoutError, IdleTimeoutError, TotalTimeoutError
 from asgi_spark.secrets import Secret
 
 
@@ -25,32 +27,40 @@ class ChattyConnection:
         return "frame"
 
 
+async def test_first_frame_limit_names_the_phase() -> None:
+    with pytest.raises(FirstFrameTimeoutError, match=r"sent nothing for 0\.01 s") as info:
+        await receive(SilentConnection(), 0.01, None, first=True)  # type: ignore[arg-type]
+    assert "first_frame timeout" in info.value.message
+    assert info.value.phase == "first_frame" and info.value.status == 504
+
+
 async def test_idle_limit_names_the_silence() -> None:
-    with pytest.raises(base._Timeout, match=r"sent nothing for 0\.01 s"):
-        await base._recv(SilentConnection(), 0.01, None)  # type: ignore[arg-type]
+    with pytest.raises(IdleTimeoutError, match=r"sent nothing for 0\.01 s \(idle timeout\)"):
+        await receive(SilentConnection(), 0.01, None, first=False)  # type: ignore[arg-type]
 
 
 async def test_total_deadline_wins_over_a_longer_idle_limit() -> None:
     deadline = time.monotonic()  # already reached
-    with pytest.raises(base._Timeout, match="total time limit"):
-        await base._recv(SilentConnection(), 60.0, deadline)  # type: ignore[arg-type]
+    with pytest.raises(TotalTimeoutError, match="total time limit") as info:
+        await receive(SilentConnection(), 60.0, deadline, first=False)  # type: ignore[arg-type]
+    assert info.value.phase == "total"
 
 
 async def test_frames_within_the_limits_are_returned() -> None:
-    assert await base._recv(ChattyConnection(), 1.0, time.monotonic() + 10) == "frame"  # type: ignore[arg-type]
+    frame = await receive(ChattyConnection(), 1.0, time.monotonic() + 10, first=True)  # type: ignore[arg-type]
+    assert frame == "frame"
 
 
 @pytest.mark.parametrize(
     ("timeout", "expected"),
     [
-        (60.0, base.Timeouts(10.0, 60.0, 60.0, 600.0)),
-        (0.5, base.Timeouts(0.5, 0.5, 0.5, 600.0)),
-        (120.0, base.Timeouts(10.0, 120.0, 120.0, 1200.0)),
+        (60.0, Timeouts(10.0, 10.0, 60.0, 60.0, 600.0, 2.0)),
+        (0.5, Timeouts(0.5, 0.5, 0.5, 0.5, 600.0, 2.0)),
+        (120.0, Timeouts(10.0, 10.0, 120.0, 120.0, 1200.0, 2.0)),
     ],
 )
-def test_timeouts_from_the_entry(timeout: float, expected: base.Timeouts) -> None:
-    entry = ModelEntry(id="m", adapter="x", base_url="ws://h", api_key=Secret("k"), timeout=timeout)
-    assert base.Timeouts.for_entry(entry) == expected
+def test_the_seed_timeout_fills_every_slot(timeout: float, expected: Timeouts) -> None:
+    assert Timeouts.from_scalar(timeout) == expected
 
 
 def test_exchange_frames_have_an_explicit_kind() -> None:

@@ -9,16 +9,21 @@ import pytest
 
 from asgi_spark import errors
 from asgi_spark.errors import (
+    AcquireTimeoutError,
+    ConnectTimeoutError,
     ContentFilterError,
     ContextLengthExceededError,
+    FirstFrameTimeoutError,
     GatewayClosedError,
     GatewayError,
+    IdleTimeoutError,
     InternalError,
     InvalidRequestError,
     ModelNotFoundError,
     NotFoundError,
     QuotaExceededError,
     RateLimitError,
+    TotalTimeoutError,
     UnsupportedParameterError,
     UpstreamAuthError,
     UpstreamClosedError,
@@ -47,6 +52,11 @@ TABLE = [
     (UpstreamClosedError, 502, "upstream_error", "upstream_closed", True),
     (UpstreamUnavailableError, 503, "service_unavailable", "upstream_unavailable", True),
     (UpstreamTimeoutError, 504, "timeout", "upstream_timeout", True),
+    (ConnectTimeoutError, 504, "timeout", "upstream_timeout", True),
+    (AcquireTimeoutError, 504, "timeout", "upstream_timeout", True),
+    (FirstFrameTimeoutError, 504, "timeout", "upstream_timeout", True),
+    (IdleTimeoutError, 504, "timeout", "upstream_timeout", True),
+    (TotalTimeoutError, 504, "timeout", "upstream_timeout", True),
     (GatewayClosedError, 503, "service_unavailable", "gateway_closed", False),
     (InternalError, 500, "server_error", "internal_error", False),
 ]

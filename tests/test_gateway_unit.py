@@ -78,3 +78,32 @@ async def test_aclose_before_start_also_closes_for_good() -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
         r = await client.get("/v1/models")
     assert r.status_code == 503
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_an_upstream_that_closes_right_after_accepting_is_502(stream: bool) -> None:
+    """The close can reach the gateway while it still sends the request frame: still a 502."""
+    from websockets.asyncio.server import ServerConnection, serve
+
+    async def close_at_once(ws: ServerConnection) -> None:
+        await ws.close(1011, "going away")
+
+    async with serve(close_at_once, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        gateway = create_app([entry(f"ws://127.0.0.1:{port}")])
+        transport = httpx.ASGITransport(app=gateway)
+        async with (
+            gateway.lifespan(),
+            httpx.AsyncClient(transport=transport, base_url="http://gw") as client,
+        ):
+            r = await client.post(
+                "/v1/chat/completions",
+                json={
+                    "model": "spark-max",
+                    "stream": stream,
+                    "messages": [{"role": "user", "content": "hi"}],
+                },
+            )
+    assert r.status_code == 502, r.text
+    validate("ErrorResponse", r.json())
+    assert r.json()["error"]["code"] == "upstream_closed"

@@ -17,64 +17,33 @@ Frame kinds are explicit: an outgoing frame is a ``str`` or a :class:`TextFrame`
 WebSocket *text* frame, opcode 0x1, the kind every Spark client sends) or a :class:`BinaryFrame`
 (opcode 0x2).  Plain ``bytes`` are refused, because ``websockets`` would send them as binary.
 
-Limits and timeouts (:class:`Timeouts`): connecting (TCP + TLS + handshake), waiting for the
-first frame, waiting between frames, and the whole exchange.  The connection is closed on every
-path: success, upstream error, timeout, and cancellation (the client went away), because the
-socket lives in an ``async with`` inside the iterator and the caller closes the iterator.
+Connections come from the adapter's :class:`~.connector.Connector` (direct by default) with
+the deadlines of :class:`~.connector.Timeouts` (connect, acquire, first frame, idle, total,
+close), each raising its own phase error.  The connection is closed on every path: success,
+upstream error, timeout, and cancellation (the client went away), because the socket lives in
+an ``async with`` inside the iterator and the caller closes the iterator.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import ClassVar, Generic, TypeVar
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from ..config import ModelEntry
-from ..errors import (
-    GatewayError,
-    UpstreamClosedError,
-    UpstreamError,
-    UpstreamTimeoutError,
-    UpstreamUnavailableError,
-)
+from ..errors import GatewayError, UpstreamClosedError, UpstreamError, UpstreamUnavailableError
 from ..events import Event, Failed
 from ..openai_types import ChatCompletionRequest
+from .connector import Connector, DirectConnector, Proxy, Timeouts, receive
+from .handshake import body_message, refusal_error
 
 StateT = TypeVar("StateT")
+#: A wall clock (seconds since the epoch), injectable for tests.
 Clock = Callable[[], float]
-
-#: Largest upstream frame accepted (bytes).  Spark frames are a few KB; this bounds memory.
-MAX_FRAME_BYTES = 4 * 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class Timeouts:
-    """Seconds.  ``None`` disables a limit.
-
-    ``connect``: TCP connect, TLS and the WebSocket handshake.  ``first_frame``: from sending the
-    request to the first upstream frame.  ``idle``: between two upstream frames.  ``total``: the
-    whole exchange from connecting to the last frame.
-    """
-
-    connect: float | None = 10.0
-    first_frame: float | None = 60.0
-    idle: float | None = 60.0
-    total: float | None = 300.0
-
-    @classmethod
-    def for_entry(cls, entry: ModelEntry) -> Timeouts:
-        """The seed's single ``timeout`` bounds connecting (at most 10 s) and waiting for any
-        frame; a whole answer may take ``max(10 * timeout, 600)`` seconds, which only stops
-        an upstream that keeps sending without ever finishing."""
-        t = entry.timeout
-        return cls(connect=min(10.0, t), first_frame=t, idle=t, total=max(10 * t, 600.0))
 
 
 class Adapter(ABC):
@@ -163,8 +132,12 @@ def _outgoing(frame: object) -> OutgoingFrame:
 class WebSocketAdapter(Adapter, Generic[StateT]):
     """Connection lifecycle for WebSocket upstreams; subclasses implement the four hooks."""
 
+    #: How connections are opened (a warm pool can replace it).
+    connector: Connector = DirectConnector()
+
     def timeouts(self) -> Timeouts:
-        return Timeouts.for_entry(self.entry)
+        """The entry's deadlines: the seed's scalar ``timeout`` fills every slot."""
+        return Timeouts.from_scalar(self.entry.timeout)
 
     # ------------------------------------------------------------------------------ hooks
 
@@ -197,43 +170,43 @@ class WebSocketAdapter(Adapter, Generic[StateT]):
         ]
 
     def handshake_error(self, status: int, body: bytes) -> GatewayError:
-        """Map a refused handshake (non-101 HTTP answer) to an error.  Keep upstream's words."""
-        message = body_message(body)
-        if status in (401, 403):
-            return UpstreamError(
-                f"upstream refused the gateway's credentials (HTTP {status}): {message}",
-                code="upstream_auth_failed",
-            )
-        if status in (429, 503):
-            return UpstreamUnavailableError(f"upstream is unavailable (HTTP {status}): {message}")
-        return UpstreamError(f"upstream refused the connection (HTTP {status}): {message}")
+        """Map a refused handshake (non-101 HTTP answer) to an error; keep upstream's words.
+
+        The default reads :data:`~asgi_spark.adapters.handshake.GENERIC_RULES`; a vendor
+        passes its own rows in front of them to :func:`~.handshake.refusal_error`."""
+        return refusal_error(status, body_message(body))
 
     # -------------------------------------------------------------------------- lifecycle
+
+    def proxy(self) -> Proxy:
+        """Where to connect through: the entry's ``proxy`` ("auto" follows the environment)."""
+        return "auto"
 
     async def stream(self, request: ChatCompletionRequest) -> AsyncGenerator[list[Event], None]:
         exchange = self.convert_request(request)
         timeouts = self.timeouts()
         deadline = None if timeouts.total is None else time.monotonic() + timeouts.total
+        connection = self.connector.connect(
+            self.build_url(), timeouts, proxy=self.proxy(), refusal=self.handshake_error
+        )
         try:
-            async with self._connect(timeouts) as ws:
-                for frame in exchange.outgoing:
-                    # text=True sends UTF-8 bytes as a text frame as they are (no copy).
-                    await ws.send(frame.data, text=isinstance(frame, TextFrame))
-                wait = timeouts.first_frame
-                while True:
-                    try:
-                        data = await _recv(ws, wait, deadline)
-                    except ConnectionClosed as closed:
-                        rcvd = closed.rcvd
-                        code, reason = (rcvd.code, rcvd.reason) if rcvd else (None, "")
-                        yield self.on_close(exchange.state, code, reason)
-                        return
-                    yield self.parse_frame(data, exchange.state)
-                    if self.is_complete(exchange.state):
-                        return
-                    wait = timeouts.idle
-        except _Timeout as exc:
-            yield [Failed(UpstreamTimeoutError(str(exc)))]
+            async with connection as ws:
+                try:
+                    for frame in exchange.outgoing:
+                        # text=True sends UTF-8 bytes as a text frame as they are (no copy).
+                        await ws.send(frame.data, text=isinstance(frame, TextFrame))
+                    first = True
+                    while True:
+                        wait = timeouts.first_frame if first else timeouts.idle
+                        data = await receive(ws, wait, deadline, first=first)
+                        first = False
+                        yield self.parse_frame(data, exchange.state)
+                        if self.is_complete(exchange.state):
+                            return
+                except ConnectionClosed as closed:  # also while sending: closed right away
+                    rcvd = closed.rcvd
+                    code, reason = (rcvd.code, rcvd.reason) if rcvd else (None, "")
+                    yield self.on_close(exchange.state, code, reason)
         except GatewayError as exc:
             yield [Failed(exc)]
         except OSError as exc:
@@ -248,87 +221,6 @@ class WebSocketAdapter(Adapter, Generic[StateT]):
                 Failed(UpstreamError(f"upstream WebSocket handshake failed ({type(exc).__name__})"))
             ]
 
-    def _connect(self, timeouts: Timeouts) -> _Connection:
-        return _Connection(self, timeouts)
-
-
-class _Timeout(Exception):
-    pass
-
-
-class _Connection:
-    """Async context manager owning one upstream WebSocket: opened with a timeout, always closed."""
-
-    def __init__(self, adapter: WebSocketAdapter[Any], timeouts: Timeouts) -> None:
-        self._adapter = adapter
-        self._timeouts = timeouts
-        self._ws: ClientConnection | None = None
-
-    async def __aenter__(self) -> ClientConnection:
-        url = self._adapter.build_url()
-        try:
-            self._ws = await connect(
-                url,
-                open_timeout=self._timeouts.connect,
-                max_size=MAX_FRAME_BYTES,
-                ping_interval=None,
-                compression=None,
-                proxy=None,
-            )
-        except InvalidStatus as exc:
-            response = exc.response
-            raise self._adapter.handshake_error(
-                response.status_code, bytes(response.body or b"")
-            ) from None
-        except (TimeoutError, asyncio.TimeoutError):  # distinct classes before 3.11
-            raise _Timeout(
-                f"connecting to upstream took longer than {self._timeouts.connect:g} s"
-            ) from None
-        return self._ws
-
-    async def __aexit__(self, *exc: object) -> None:
-        ws = self._ws
-        if ws is not None:
-            self._ws = None
-            await _close_quietly(ws)
-
-
-async def _close_quietly(ws: ClientConnection) -> None:
-    """Close, waiting at most a moment for the peer; abort the transport if it will not answer."""
-    try:
-        await asyncio.wait_for(ws.close(), timeout=2.0)
-    except (asyncio.TimeoutError, OSError, ConnectionClosed):
-        pass
-    finally:
-        if ws.transport is not None and not ws.transport.is_closing():
-            ws.transport.abort()
-
-
-async def _recv(ws: ClientConnection, wait: float | None, deadline: float | None) -> str | bytes:
-    limit = wait
-    total_hit = False
-    if deadline is not None:
-        remaining = max(0.0, deadline - time.monotonic())
-        if limit is None or remaining < limit:
-            limit, total_hit = remaining, True
-    try:
-        return await asyncio.wait_for(ws.recv(), timeout=limit)
-    except asyncio.TimeoutError:
-        if total_hit:
-            raise _Timeout("the upstream answer took longer than the total time limit") from None
-        raise _Timeout(f"upstream sent nothing for {limit:g} s") from None
-
-
-def body_message(body: bytes) -> str:
-    text = body.decode("utf-8", "replace").strip()
-    try:
-        parsed = json.loads(text)
-    except ValueError:
-        return text[:500] or "(empty body)"
-    if isinstance(parsed, dict) and isinstance(parsed.get("message"), str):
-        return str(parsed["message"])
-    return text[:500]
-
 
 def _describe_os_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -337,9 +229,12 @@ def _describe_os_error(exc: BaseException) -> str:
 __all__ = [
     "Adapter",
     "BinaryFrame",
+    "Connector",
+    "DirectConnector",
     "Exchange",
     "OutgoingFrame",
     "TextFrame",
     "Timeouts",
     "WebSocketAdapter",
+    "body_message",
 ]

@@ -32,6 +32,7 @@ from ...errors import (
     UpstreamUnavailableError,
 )
 from ...secrets import Secret, redact
+from ..handshake import GENERIC_RULES, HandshakeRule, refusal_error
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,14 +121,6 @@ def frame_error(
 # --------------------------------------------------------------------------- handshake
 
 
-@dataclass(frozen=True, slots=True)
-class HandshakeRule:
-    status: int
-    needle: str
-    cls: type[GatewayError]
-    meaning: str
-
-
 #: Handshake refusals (spec 5.1), most specific first; matched on status and message text.
 HANDSHAKE_RULES: Final[tuple[HandshakeRule, ...]] = (
     HandshakeRule(
@@ -171,15 +164,10 @@ HANDSHAKE_RULES: Final[tuple[HandshakeRule, ...]] = (
         "Spark has no endpoint at the configured path (check endpoint/api_version)",
     ),
     HandshakeRule(429, "", RateLimitError, "Spark is rate limiting the gateway"),
+    *GENERIC_RULES,
 )
 
 
 def handshake_error(status: int, message: str) -> GatewayError:
     """The gateway error for a handshake answered with HTTP ``status`` and body ``message``."""
-    lowered = message.lower()
-    for rule in HANDSHAKE_RULES:
-        if rule.status == status and rule.needle in lowered:
-            return rule.cls(f"{rule.meaning} (HTTP {status}: {message})")
-    if status >= 500:
-        return UpstreamUnavailableError(f"Spark is unavailable (HTTP {status}: {message})")
-    return UpstreamError(f"Spark refused the connection (HTTP {status}: {message})")
+    return refusal_error(status, message, HANDSHAKE_RULES, upstream="Spark")

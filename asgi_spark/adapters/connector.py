@@ -1,0 +1,181 @@
+"""Opening upstream WebSocket connections: the :class:`Connector` seam and its timeouts.
+
+:class:`Timeouts` has one slot per phase (seconds; ``None`` disables it):
+
+* ``connect``: TCP connect, TLS and the WebSocket handshake;
+* ``acquire``: waiting for a pooled connection (used by a pooling connector);
+* ``first_frame``: from sending the request to the first upstream frame;
+* ``idle``: between two upstream frames;
+* ``total``: the whole exchange, from connecting to the last frame;
+* ``close``: waiting for the peer's close frame before the socket is aborted.
+
+Each deadline that passes raises its own subclass of
+:class:`~asgi_spark.errors.UpstreamTimeoutError` naming the phase and the limit.
+
+A :class:`Connector` opens a connection as an async context manager that closes it on every
+path.  :class:`DirectConnector` opens a new one per request; a warm pool can take its place
+without the adapter changing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from ..errors import (
+    ConnectTimeoutError,
+    FirstFrameTimeoutError,
+    GatewayError,
+    IdleTimeoutError,
+    TotalTimeoutError,
+    UpstreamTimeoutError,
+)
+
+#: Largest upstream frame accepted (bytes).  Spark frames are a few KB; this bounds memory.
+MAX_FRAME_BYTES = 4 * 1024 * 1024
+
+#: ``"auto"``/``True``: the standard proxy environment variables; a URL: that proxy; ``None``:
+#: never a proxy.
+Proxy = Literal["auto"] | str | None
+
+#: Maps a refused handshake (HTTP status, body) to the error the client sees.
+Refusal = Callable[[int, bytes], GatewayError]
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds per phase (see the module docstring); ``None`` disables a limit."""
+
+    connect: float | None = 10.0
+    acquire: float | None = 10.0
+    first_frame: float | None = 60.0
+    idle: float | None = 60.0
+    total: float | None = 600.0
+    close: float | None = 2.0
+
+    @classmethod
+    def from_scalar(cls, t: float) -> Timeouts:
+        """The seed's single ``timeout``: connect ``min(10, t)``, first frame and idle ``t``,
+        total ``max(10 t, 600)`` (it only stops an upstream that keeps sending without ever
+        finishing), close 2 s."""
+        return cls(
+            connect=min(10.0, t),
+            acquire=min(10.0, t),
+            first_frame=t,
+            idle=t,
+            total=max(10 * t, 600.0),
+            close=2.0,
+        )
+
+
+class Connector(Protocol):
+    """Opens one upstream connection for one request, closed when the context exits."""
+
+    def connect(
+        self, url: str, timeouts: Timeouts, *, proxy: Proxy, refusal: Refusal
+    ) -> AbstractAsyncContextManager[ClientConnection]: ...
+
+
+class DirectConnector:
+    """A new connection per request."""
+
+    def connect(
+        self, url: str, timeouts: Timeouts, *, proxy: Proxy, refusal: Refusal
+    ) -> AbstractAsyncContextManager[ClientConnection]:
+        return _Connection(url, timeouts, proxy, refusal)
+
+
+class _Connection:
+    """Owns one upstream WebSocket: opened with a timeout, always closed."""
+
+    def __init__(self, url: str, timeouts: Timeouts, proxy: Proxy, refusal: Refusal) -> None:
+        self._url = url
+        self._timeouts = timeouts
+        self._proxy: str | Literal[True] | None = True if proxy == "auto" else proxy
+        self._refusal = refusal
+        self._ws: ClientConnection | None = None
+
+    async def __aenter__(self) -> ClientConnection:
+        limit = self._timeouts.connect
+        try:
+            self._ws = await connect(
+                self._url,
+                open_timeout=limit,
+                max_size=MAX_FRAME_BYTES,  # bounds memory; Spark frames are a few KB
+                ping_interval=None,  # Spark sends no pings and the official clients send none
+                compression=None,  # no permessage-deflate offer, like the official clients
+                proxy=self._proxy,
+            )
+        except InvalidStatus as exc:
+            response = exc.response
+            raise self._refusal(response.status_code, bytes(response.body or b"")) from None
+        except (TimeoutError, asyncio.TimeoutError):  # distinct classes before 3.11
+            raise ConnectTimeoutError(
+                f"connecting to upstream took longer than the connect timeout ({limit:g} s)"
+            ) from None
+        return self._ws
+
+    async def __aexit__(self, *exc: object) -> None:
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            await close_quietly(ws, self._timeouts.close)
+
+
+async def close_quietly(ws: ClientConnection, limit: float | None) -> None:
+    """Close, waiting at most ``limit`` seconds for the peer; abort the transport if it will
+    not answer."""
+    try:
+        await asyncio.wait_for(ws.close(), timeout=limit)
+    except (asyncio.TimeoutError, OSError, ConnectionClosed):
+        pass
+    finally:
+        if ws.transport is not None and not ws.transport.is_closing():
+            ws.transport.abort()
+
+
+async def receive(
+    ws: ClientConnection, wait: float | None, deadline: float | None, *, first: bool
+) -> str | bytes:
+    """The next frame, within ``wait`` seconds (the first-frame or idle limit) and before the
+    exchange's ``deadline`` (``time.monotonic`` value), else the phase's timeout error."""
+    limit = wait
+    total_hit = False
+    if deadline is not None:
+        remaining = max(0.0, deadline - time.monotonic())
+        if limit is None or remaining < limit:
+            limit, total_hit = remaining, True
+    try:
+        return await asyncio.wait_for(ws.recv(), timeout=limit)
+    except asyncio.TimeoutError:
+        raise _phase_error(total_hit, first, limit) from None
+
+
+def _phase_error(total_hit: bool, first: bool, limit: float | None) -> UpstreamTimeoutError:
+    if total_hit:
+        return TotalTimeoutError(
+            "the upstream answer took longer than the total time limit (total timeout)"
+        )
+    if first:
+        return FirstFrameTimeoutError(
+            f"upstream sent nothing for {limit:g} s after the request (first_frame timeout)"
+        )
+    return IdleTimeoutError(f"upstream sent nothing for {limit:g} s (idle timeout)")
+
+
+__all__ = [
+    "MAX_FRAME_BYTES",
+    "Connector",
+    "DirectConnector",
+    "Proxy",
+    "Refusal",
+    "Timeouts",
+    "close_quietly",
+    "receive",
+]
