@@ -12,6 +12,7 @@ from asgi_spark.adapters.spark.frames import FrameError, decode_frame
 from asgi_spark.adapters.spark.translate import TRANSITIONS, Input, State, Step, Translator
 from asgi_spark.errors import (
     ContentFilterError,
+    InternalError,
     InvalidRequestError,
     RateLimitError,
     UpstreamClosedError,
@@ -117,6 +118,8 @@ def test_every_row(state: State, kind: Input) -> None:
     before = t.ignored
     events = INPUTS[kind](t)
     assert [type(e) for e in events] == expected_types
+    # every failing row carries the cause its input was classified with
+    assert not [e for e in events if isinstance(e, Failed) and type(e.error) is InternalError]
     assert t.state is expected_state
     assert TRANSITIONS[(state, kind)][1] is expected_state
     terminal_before = state in (State.DONE, State.FAILED)

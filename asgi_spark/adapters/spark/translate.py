@@ -29,10 +29,11 @@ Defined outcomes for the awkward cases:
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
-from ...errors import GatewayError, UpstreamClosedError, UpstreamProtocolError
+from ...errors import GatewayError, InternalError, UpstreamClosedError, UpstreamProtocolError
 from ...events import (
     ContentDelta,
     Event,
@@ -46,7 +47,7 @@ from ...events import (
 )
 from ...secrets import Secret
 from .codes import frame_error
-from .frames import STATUS_LAST, FrameError, ResponseFrame, decode_frame
+from .frames import STATUS_LAST, FrameError, ResponseFrame, TextItem, UsageText, decode_frame
 
 OUTPUT_MODERATION: Final = 10014
 
@@ -112,6 +113,15 @@ TRANSITIONS: Final[dict[tuple[State, Input], tuple[tuple[Step, ...], State]]] = 
 _ID_UNSAFE: Final = re.compile(r"[^A-Za-z0-9_-]")
 
 
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """What one input carries, handed to every step of its row."""
+
+    items: tuple[TextItem, ...] = ()  # payload.choices.text
+    usage: UsageText | None = None  # payload.usage.text (final frame only)
+    error: GatewayError | None = None  # set for every input whose row fails
+
+
 class Translator:
     """Feeds on one Spark answer; see the module docstring for the rules.
 
@@ -121,8 +131,6 @@ class Translator:
     """
 
     __slots__ = (
-        "_error",
-        "_frame",
         "_last_seq",
         "ignored",
         "max_tokens",
@@ -138,8 +146,6 @@ class Translator:
         self.sid = ""
         self.ignored = 0
         self._last_seq = -1
-        self._frame: ResponseFrame | None = None
-        self._error: GatewayError | None = None
 
     @property
     def terminal(self) -> bool:
@@ -207,38 +213,40 @@ class Translator:
         self, kind: Input, frame: ResponseFrame | None, error: GatewayError | None
     ) -> list[Event]:
         steps, next_state = TRANSITIONS[(self.state, kind)]
-        self._frame, self._error = frame, error
-        if frame is not None and frame.payload is not None and frame.payload.choices is not None:
-            self._last_seq = max(self._last_seq, frame.payload.choices.seq)
+        payload = frame.payload if frame is not None else None
+        choices = payload.choices if payload is not None else None
+        if choices is not None:
+            self._last_seq = max(self._last_seq, choices.seq)
         if frame is not None and frame.header.sid and not self.sid:
             self.sid = frame.header.sid
+        seen = Observed(
+            items=tuple(choices.text) if choices is not None else (),
+            usage=frame.payload.usage.text
+            if frame and frame.payload and frame.payload.usage
+            else None,
+            error=error,
+        )
         events: list[Event] = []
         for step in steps:
-            _STEPS[step](self, events)
+            _STEPS[step](self, seen, events)
         self.state = next_state
-        self._frame = self._error = None
         return events
 
     # ------------------------------------------------------------------------------ steps
+    # Each step reads what the input carries (``seen``) and appends the client's events.
 
-    def _start(self, events: list[Event]) -> None:
+    def _start(self, seen: Observed, events: list[Event]) -> None:
         events.append(Started(response_id=self.sid))
 
-    def _content(self, events: list[Event]) -> None:
-        assert self._frame is not None and self._frame.payload is not None
-        choices = self._frame.payload.choices
-        assert choices is not None
-        for item in choices.text:
+    def _content(self, seen: Observed, events: list[Event]) -> None:
+        for item in seen.items:
             if item.reasoning_content:
                 events.append(ReasoningDelta(item.reasoning_content))
             if item.content:
                 events.append(ContentDelta(item.content))
 
-    def _tool_call(self, events: list[Event]) -> None:
-        assert self._frame is not None and self._frame.payload is not None
-        choices = self._frame.payload.choices
-        assert choices is not None
-        calls = [item.function_call for item in choices.text if item.function_call is not None]
+    def _tool_call(self, seen: Observed, events: list[Event]) -> None:
+        calls = [item.function_call for item in seen.items if item.function_call is not None]
         base = "call_" + _ID_UNSAFE.sub("_", self.sid or "spark")
         for index, call in enumerate(calls):
             call_id = base if index == 0 else f"{base}_{index}"
@@ -246,12 +254,10 @@ class Translator:
                 ToolCall(index=index, id=call_id, name=call.name, arguments=call.arguments)
             )
 
-    def _finish(self, events: list[Event]) -> None:
-        assert self._frame is not None and self._frame.payload is not None
-        payload = self._frame.payload
-        usage = payload.usage.text if payload.usage is not None else None
+    def _finish(self, seen: Observed, events: list[Event]) -> None:
+        usage = seen.usage
         reason: FinishReason = "stop"
-        if payload.choices is not None and any(i.function_call for i in payload.choices.text):
+        if any(item.function_call for item in seen.items):
             reason = "tool_calls"
         elif usage is not None and self.max_tokens and usage.completion_tokens >= self.max_tokens:
             reason = "length"
@@ -259,14 +265,14 @@ class Translator:
         if usage is not None:
             events.append(Usage(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens))
 
-    def _finish_filtered(self, events: list[Event]) -> None:
+    def _finish_filtered(self, seen: Observed, events: list[Event]) -> None:
         events.append(Finish("content_filter"))
 
-    def _fail(self, events: list[Event]) -> None:
-        assert self._error is not None
-        events.append(Failed(self._error))
+    def _fail(self, seen: Observed, events: list[Event]) -> None:
+        # Every input whose row has FAIL is classified with its error (a test checks it).
+        events.append(Failed(seen.error or InternalError("the translator failed without a cause")))
 
-    def _ignore(self, events: list[Event]) -> None:
+    def _ignore(self, seen: Observed, events: list[Event]) -> None:
         self.ignored += 1
 
     # ---------------------------------------------------------------------------- helpers
