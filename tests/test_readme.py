@@ -1,0 +1,50 @@
+"""README tables that have a source in the code are tested against it, so they cannot drift."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from asgi_spark.adapters.spark.request import IGNORED, UNSUPPORTED
+from asgi_spark.adapters.spark.versions import versions
+from asgi_spark.simulator.faults import FAULT_NAMES
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+
+
+def _row(prefix: str) -> str:
+    rows = [line for line in README.splitlines() if line.startswith(prefix)]
+    assert len(rows) == 1, f"expected one README row starting {prefix!r}, found {rows}"
+    return rows[0]
+
+
+def test_the_unsupported_parameter_list_names_exactly_the_refused_ones() -> None:
+    row = _row("| a parameter Spark cannot honour (")
+    cause = row.split("|")[1]
+    named = set(re.findall(r"`([a-z_]+)`", cause))
+    assert named == {u.param for u in UNSUPPORTED}
+
+
+def test_the_ignored_parameter_list_names_exactly_the_ignored_ones() -> None:
+    sentence = README[README.index("is never used as Spark's `top_k`.") :]
+    sentence = sentence[: sentence.index("accepted and ignored")]
+    assert set(re.findall(r"`([a-z_]+)`", sentence)) - {"top_k"} == set(IGNORED)
+
+
+def test_the_fault_table_lists_every_fault() -> None:
+    table = README[README.index("| key | effect |") :]
+    table = table[: table.index("\n\n")]
+    listed = set(re.findall(r"`([a-z_]+)=", table))
+    assert listed == set(FAULT_NAMES)
+
+
+def test_the_version_table_matches_versions_json() -> None:
+    for row in versions():
+        line = _row(f"| `{row.name}` |")
+        low, high = row.max_tokens
+        assert f"`{row.path}`" in line, row.name
+        assert f"`{row.domain}`" in line, row.name
+        assert f"{low}–{high}" in line, row.name
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        assert cells[-1] == ("yes" if row.functions else "no"), row.name
+        assert (cells[-2] == "yes") == row.system, row.name
