@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Generic, TypeVar
 
@@ -42,8 +42,6 @@ from .connector import Connector, DirectConnector, Proxy, Timeouts, receive
 from .handshake import body_message, refusal_error
 
 StateT = TypeVar("StateT")
-#: A wall clock (seconds since the epoch), injectable for tests.
-Clock = Callable[[], float]
 
 
 class Adapter(ABC):

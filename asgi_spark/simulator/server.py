@@ -31,6 +31,7 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from ..adapters.spark.versions import SparkVersion, custom_version, find_version, versions
+from ..clock import Clock
 from ..secrets import Secret
 from . import handshake
 from .errors import BINARY_FRAME_DETAIL, FLOW_LIMITED_DETAIL, SparkError
@@ -52,8 +53,6 @@ from .validate import decode_request, validate_request
 MAX_FRAME_BYTES: Final = 8 * 1024 * 1024
 DEFAULT_IDLE_TIMEOUT: Final = 60.0
 """Seconds the real service waits for the request frame after the handshake (spec 2.1)."""
-
-Clock = Callable[[], float]
 
 
 class _Tracker:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import time
 
+from ...clock import Clock
 from ...config import ModelEntry
 from ...errors import GatewayError
 from ...events import Event
 from ...openai_types import ChatCompletionRequest
-from ..base import Clock, Exchange, TextFrame, WebSocketAdapter, body_message
+from ..base import Exchange, TextFrame, WebSocketAdapter, body_message
 from . import codes
 from .auth import sign_url
 from .frames import encode_request

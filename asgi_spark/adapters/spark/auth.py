@@ -10,15 +10,14 @@ import base64
 import hashlib
 import hmac
 import time
-from collections.abc import Callable
 from email.utils import formatdate
 from typing import Final
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from ...clock import Clock
+
 ALGORITHM: Final = "hmac-sha256"
 SIGNED_HEADERS: Final = "host date request-line"
-
-Clock = Callable[[], float]
 
 
 def rfc1123_date(timestamp: float, *, suffix: str = "GMT") -> str:
