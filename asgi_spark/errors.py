@@ -65,6 +65,7 @@ class GatewayError(Exception):
         upstream_code: int | None = None,
         sid: str | None = None,
         status: int | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         if status is not None:
@@ -75,6 +76,9 @@ class GatewayError(Exception):
         self.retryable = self.default_retryable if retryable is None else retryable
         self.upstream_code = upstream_code
         self.sid = sid
+        #: Seconds after which trying again makes sense (a ``Retry-After`` header upstream, or
+        #: a limiter's estimate); sent to the client as ``Retry-After``.
+        self.retry_after = retry_after
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r}, code={self.code!r})"

@@ -28,6 +28,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 
 from .adapters.base import Adapter
+from .errors import GatewayError
 from .events import ContractViolation, Event, EventContract, Failed
 from .openai_types import ChatCompletionRequest
 
@@ -86,6 +87,38 @@ def _bind(policy: Policy, call_next: CallNext) -> CallNext:
     return call
 
 
+class Attempt:
+    """One try of a call, relayed batch by batch, that stops *before* a failure it may hide.
+
+    Iterate it to pass its batches on; a ``Failed`` that arrives while nothing is committed and
+    that ``may_hide(error)`` accepts is not yielded: the iteration ends and :attr:`failure`
+    holds it, so a retry or fallback policy can try again.  Any other batch, a failure after
+    the commit point included, is yielded as it is.  The source is closed when iteration ends.
+    """
+
+    __slots__ = ("_context", "_may_hide", "_source", "failure")
+
+    def __init__(
+        self,
+        source: Source,
+        context: RequestContext,
+        may_hide: Callable[[GatewayError], bool] = lambda error: error.retryable,
+    ) -> None:
+        self._source = source
+        self._context = context
+        self._may_hide = may_hide
+        self.failure: GatewayError | None = None
+
+    async def __aiter__(self) -> Source:
+        async with aclosing(self._source) as source:
+            async for batch in source:
+                failure = next((e.error for e in batch if isinstance(e, Failed)), None)
+                if failure is not None and not self._context.committed and self._may_hide(failure):
+                    self.failure = failure
+                    return
+                yield batch
+
+
 def adapter_call(adapter: Adapter) -> CallNext:
     """The innermost layer for ``adapter``: its events, checked against the event contract."""
 
@@ -109,6 +142,7 @@ def adapter_call(adapter: Adapter) -> CallNext:
 
 
 __all__ = [
+    "Attempt",
     "Call",
     "CallNext",
     "Policy",

@@ -22,6 +22,7 @@ Each writer owns ``send`` for one request and moves PENDING → OPEN → CLOSED:
 from __future__ import annotations
 
 import logging
+import math
 import time
 from enum import Enum
 from typing import Final
@@ -176,21 +177,26 @@ def as_gateway_error(exc: Exception) -> GatewayError:
     return InternalError("internal error in the gateway; the details are in its log")
 
 
-async def send_json(send: Send, status: int, body: bytes) -> None:
+async def send_json(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     """A complete JSON response."""
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [_JSON, (b"content-length", str(len(body)).encode())],
+            "headers": [_JSON, (b"content-length", str(len(body)).encode()), *(headers or ())],
         }
     )
     await send({"type": "http.response.body", "body": body})
 
 
 async def send_error(send: Send, error: GatewayError) -> None:
-    """The OpenAI error body of ``error`` with its status."""
-    await send_json(send, error.status, error_body(error))
+    """The OpenAI error body of ``error`` with its status (and ``Retry-After`` when known)."""
+    headers = []
+    if error.retry_after is not None:
+        headers.append((b"retry-after", str(max(1, math.ceil(error.retry_after))).encode()))
+    await send_json(send, error.status, error_body(error), headers)
 
 
 __all__ = ["JSONWriter", "SSEWriter", "WriterState", "as_gateway_error", "send_error", "send_json"]

@@ -19,8 +19,7 @@ class LimitExceeded(RateLimitError):
     """No slot became free within the wait allowed."""
 
     def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+        super().__init__(message, retry_after=retry_after)
 
 
 class Lease(Protocol):
