@@ -17,7 +17,7 @@ def normalise_base_url(url: str) -> str:
     text = url.strip()
     parts = _split(text)
     if parts.scheme.lower() not in ("ws", "wss"):
-        got = f"its scheme is {parts.scheme!r}" if parts.scheme else "it has no scheme"
+        got = _got_scheme(text, parts)
         hint = (
             "; the Spark chat API is WebSocket, e.g. wss://spark-api.xf-yun.com"
             if parts.scheme.lower() in ("http", "https")
@@ -53,7 +53,7 @@ def normalise_proxy(proxy: str) -> str:
     parts = _split(text)
     scheme = parts.scheme.lower()
     if scheme not in PROXY_SCHEMES:
-        got = f"its scheme is {parts.scheme!r}" if parts.scheme else "it has no scheme"
+        got = _got_scheme(text, parts)
         raise ValueError(
             f'must be "auto" (follow the proxy environment variables), null (no proxy) or a '
             f"proxy URL ({schemes}), but {got}"
@@ -67,6 +67,14 @@ def normalise_proxy(proxy: str) -> str:
             "a SOCKS proxy needs the python-socks package: pip install 'python-socks[asyncio]'"
         )
     return text.rstrip("/")
+
+
+def _got_scheme(text: str, parts: SplitResult) -> str:
+    """What the URL has instead of a good scheme (``host:port`` has none, whatever urlsplit
+    says)."""
+    if parts.scheme and "://" in text:
+        return f"its scheme is {parts.scheme!r}"
+    return "it has no scheme"
 
 
 def _split(text: str) -> SplitResult:
