@@ -5,12 +5,14 @@
 * :mod:`.load`: reading a file, the three top-level shapes, ``ENV:`` (:mod:`.env`), checking
   entries (:mod:`.urls`), converting each ``config`` block into its adapter's type
   (:mod:`.typed`), building the adapters;
-* :mod:`.messages`: :class:`ConfigError` and msgspec's errors in words naming model and field.
+* :mod:`.messages`: :class:`ConfigError` and msgspec's errors in words naming model and field;
+* :mod:`.json_schema`: the JSON Schema of the whole file, generated from those types.
 """
 
 from __future__ import annotations
 
 from .env import ENV_PREFIX
+from .json_schema import config_schema
 from .load import ConfigSource, build_adapters, decode_json, load_config, load_config_file
 from .messages import ConfigError
 from .schema import (
@@ -44,6 +46,7 @@ __all__ = [
     "TimeoutSettings",
     "adapter_config",
     "build_adapters",
+    "config_schema",
     "decode_json",
     "endpoint_problem",
     "load_config",
