@@ -194,6 +194,30 @@ def test_an_untyped_block_masks_every_string() -> None:
     assert model.masked_config() == {"token": "****", "n": 3, "nested": ["****"]}
 
 
+class Token:
+    """A plug-in's own value type, unknown to msgspec."""
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+
+class PluginConfig(msgspec.Struct):
+    token: Token
+    key: Secret
+
+
+def test_a_typed_block_with_a_foreign_type_is_shown_by_type_name_only() -> None:
+    model = ModelEntry(
+        id="m",
+        adapter="x",
+        base_url="ws://h",
+        api_key=Secret("k"),
+        config=PluginConfig(Token("t0ken-value"), Secret("s3cret")),
+    )
+    assert model.masked_config() == {"token": "<Token>", "key": "****"}
+    assert "t0ken-value" not in repr(model) and "s3cret" not in repr(model)
+
+
 def test_adapter_config_converts_a_hand_built_entry() -> None:
     model = ModelEntry(
         id="m",

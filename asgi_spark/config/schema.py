@@ -211,9 +211,11 @@ def mask_url_password(url: str) -> str:
 
 
 def _masked_secret(value: Any) -> Any:
+    """How a typed config shows a value msgspec cannot: a Secret masked, any other type by
+    its name only (a repr must never fail, nor show what a plug-in's own type holds)."""
     if isinstance(value, Secret):
         return value.masked()
-    raise NotImplementedError(f"cannot show a {type(value).__name__}")
+    return f"<{type(value).__name__}>"
 
 
 def _mask(value: Any) -> Any:
