@@ -22,10 +22,11 @@ from __future__ import annotations
 import importlib
 import sys
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
     from .adapters.base import Adapter
 
 #: The entry-point group plug-ins declare their adapters in.
@@ -153,6 +154,8 @@ def _plugins() -> dict[str, list[EntryPoint]]:
     key = tuple(sys.path)
     found = _plugin_cache.get(key)
     if found is None:
+        from importlib.metadata import entry_points  # ~30 ms: only when a plug-in may be needed
+
         found = {}
         for point in entry_points(group=ENTRY_POINT_GROUP):
             found.setdefault(point.name, []).append(point)
