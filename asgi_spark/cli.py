@@ -3,6 +3,7 @@
 * ``asgi-spark serve`` runs the gateway with uvicorn (demo mode without a configuration);
 * ``asgi-spark check-config PATH`` validates a configuration and prints its models, secrets
   masked;
+* ``asgi-spark schema`` prints the JSON Schema of a configuration file (for editors);
 * ``asgi-spark simulator`` runs the Spark simulator until Ctrl-C or SIGTERM.
 """
 
@@ -12,6 +13,7 @@ import argparse
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import os
 import signal
@@ -25,6 +27,7 @@ from .config import (
     ConfigError,
     GatewayConfig,
     build_adapters,
+    config_schema,
     load_config,
 )
 from .gateway import CONFIG_ENV, Gateway
@@ -167,6 +170,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("path", metavar="PATH", help="the JSON configuration file")
     check.set_defaults(handler=_run_check_config)
+
+    schema = commands.add_parser(
+        "schema",
+        help="print the JSON Schema of a configuration file",
+        description=(
+            "Print the JSON Schema (draft 2020-12) of a configuration file, generated from the "
+            "configuration types and the config type of every installed adapter, so an editor "
+            "can complete and check models.json.  Save it and point the editor at it, e.g. "
+            "asgi-spark schema > asgi-spark.schema.json"
+        ),
+    )
+    schema.set_defaults(handler=_run_schema)
     return parser
 
 
@@ -261,4 +276,12 @@ def _run_check_config(args: argparse.Namespace) -> int:
                 print(f"    {key}: {value}")
     for model_id in config.disabled:
         print(f"- {model_id} (disabled)")
+    return 0
+
+
+def _run_schema(args: argparse.Namespace) -> int:
+    def warn(message: str) -> None:
+        print(f"asgi-spark schema: warning: {message}", file=sys.stderr)
+
+    print(json.dumps(config_schema(warn=warn), indent=2, ensure_ascii=False))
     return 0

@@ -54,13 +54,14 @@ async def test_frames_within_the_limits_are_returned() -> None:
 @pytest.mark.parametrize(
     ("timeout", "expected"),
     [
-        (60.0, Timeouts(10.0, 10.0, 60.0, 60.0, 600.0, 2.0)),
+        (60.0, Timeouts(10.0, 60.0, 60.0, 60.0, 600.0, 2.0)),
         (0.5, Timeouts(0.5, 0.5, 0.5, 0.5, 600.0, 2.0)),
-        (120.0, Timeouts(10.0, 10.0, 120.0, 120.0, 1200.0, 2.0)),
+        (120.0, Timeouts(10.0, 120.0, 120.0, 120.0, 1200.0, 2.0)),
     ],
 )
 def test_the_seed_timeout_fills_every_slot(timeout: float, expected: Timeouts) -> None:
-    assert Timeouts.from_scalar(timeout) == expected
+    entry = ModelEntry(id="m", adapter="x", base_url="ws://h", api_key=Secret("k"), timeout=timeout)
+    assert Timeouts.for_entry(entry) == expected
 
 
 def test_exchange_frames_have_an_explicit_kind() -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from asgi_spark import registry
 from asgi_spark.adapters.base import Adapter
+from asgi_spark.adapters.spark.settings import SparkConfig
 from asgi_spark.config import (
     ConfigError,
     GatewayConfig,
@@ -127,8 +128,9 @@ def test_seed_guide_examples_load_unchanged_with_env() -> None:
     first = config.models[0]
     assert first.adapter == "websocket_xunfei"
     assert first.api_key == Secret(API_KEY)
-    assert first.config["app_id"] == APP_ID
-    assert first.config["api_secret"] == API_SECRET
+    assert isinstance(first.config, SparkConfig)  # the adapter's typed config block
+    assert first.config.app_id == Secret(APP_ID)
+    assert first.config.api_secret == Secret(API_SECRET)
     assert (first.temperature, first.max_tokens, first.timeout) == (0.7, 2000, 60.0)
     assert first.response_format == "openai"
     assert config.disabled == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from asgi_spark.adapters.spark.request import IGNORED, UNSUPPORTED
+from asgi_spark.adapters.spark.params import IGNORED, UNSUPPORTED
 from asgi_spark.adapters.spark.versions import versions
 from asgi_spark.simulator.faults import FAULT_NAMES
 

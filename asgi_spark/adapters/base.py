@@ -32,9 +32,11 @@ from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Generic, TypeVar
 
+import msgspec
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from ..config import ModelEntry
+from ..config.schema import mask_url_password
 from ..errors import GatewayError, UpstreamClosedError, UpstreamError, UpstreamUnavailableError
 from ..events import Event, Failed
 from ..openai_types import ChatCompletionRequest
@@ -49,6 +51,9 @@ class Adapter(ABC):
 
     #: Name used in the ``adapter`` field of a model entry.
     name: ClassVar[str] = ""
+    #: The msgspec Struct of the entry's ``config`` block (``None``: a plain JSON object that
+    #: the adapter checks itself); see :mod:`asgi_spark.config.typed`.
+    config_type: ClassVar[type[msgspec.Struct] | None] = None
     #: ``owned_by`` of this adapter's models in ``/v1/models``.
     owned_by: ClassVar[str] = "asgi-spark"
 
@@ -66,7 +71,29 @@ class Adapter(ABC):
 
     def describe(self) -> dict[str, str]:
         """What ``check-config`` prints for this model.  Never include secrets."""
-        return {"id": self.entry.id, "adapter": self.name, "base_url": self.entry.base_url}
+        return {
+            "id": self.entry.id,
+            "adapter": self.name,
+            "base_url": self.entry.base_url,
+            **self._describe_connection(),
+        }
+
+    def _describe_connection(self) -> dict[str, str]:
+        """The deadlines and the proxy (a proxy password masked)."""
+        t = Timeouts.for_entry(self.entry)
+        slots = ", ".join(
+            f"{name} {'off' if value is None else f'{value:g} s'}"
+            for name, value in (
+                ("connect", t.connect),
+                ("first_frame", t.first_frame),
+                ("idle", t.idle),
+                ("total", t.total),
+                ("close", t.close),
+            )
+        )
+        proxy = self.entry.proxy
+        shown = "none" if proxy is None else mask_url_password(proxy)
+        return {"timeouts": slots, "proxy": shown}
 
     async def aclose(self) -> None:
         """Release shared resources (none by default)."""
@@ -134,8 +161,8 @@ class WebSocketAdapter(Adapter, Generic[StateT]):
     connector: Connector = DirectConnector()
 
     def timeouts(self) -> Timeouts:
-        """The entry's deadlines: the seed's scalar ``timeout`` fills every slot."""
-        return Timeouts.from_scalar(self.entry.timeout)
+        """The entry's deadlines (its ``timeouts`` slots, the rest from ``timeout``)."""
+        return Timeouts.for_entry(self.entry)
 
     # ------------------------------------------------------------------------------ hooks
 
@@ -178,7 +205,7 @@ class WebSocketAdapter(Adapter, Generic[StateT]):
 
     def proxy(self) -> Proxy:
         """Where to connect through: the entry's ``proxy`` ("auto" follows the environment)."""
-        return "auto"
+        return self.entry.proxy
 
     async def stream(self, request: ChatCompletionRequest) -> AsyncGenerator[list[Event], None]:
         exchange = self.convert_request(request)

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -37,6 +37,9 @@ from ..errors import (
     TotalTimeoutError,
     UpstreamTimeoutError,
 )
+
+if TYPE_CHECKING:
+    from ..config import ModelEntry
 
 #: Largest upstream frame accepted (bytes).  Spark frames are a few KB; this bounds memory.
 MAX_FRAME_BYTES = 4 * 1024 * 1024
@@ -61,17 +64,18 @@ class Timeouts:
     close: float | None = 2.0
 
     @classmethod
-    def from_scalar(cls, t: float) -> Timeouts:
-        """The seed's single ``timeout``: connect ``min(10, t)``, first frame and idle ``t``,
-        total ``max(10 t, 600)`` (it only stops an upstream that keeps sending without ever
-        finishing), close 2 s."""
+    def for_entry(cls, entry: ModelEntry) -> Timeouts:
+        """The entry's ``timeouts`` slots; those not set come from its scalar ``timeout`` t
+        (connect ``min(10, t)``, acquire, first frame and idle ``t``, total ``max(10 t, 600)``,
+        close 2 s: :meth:`~asgi_spark.config.ModelEntry.effective_timeouts`)."""
+        slots = entry.effective_timeouts()
         return cls(
-            connect=min(10.0, t),
-            acquire=min(10.0, t),
-            first_frame=t,
-            idle=t,
-            total=max(10 * t, 600.0),
-            close=2.0,
+            connect=slots.connect,
+            acquire=slots.acquire,
+            first_frame=slots.first_frame,
+            idle=slots.idle,
+            total=slots.total,
+            close=slots.close,
         )
 
 

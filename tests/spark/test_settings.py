@@ -333,7 +333,8 @@ def test_empty_credential(field: str, value: str) -> None:
 
 @pytest.mark.parametrize("field", ["app_id", "api_secret"])
 def test_credential_of_the_wrong_type(field: str) -> None:
-    assert_names(refused(**{field: 12345}), f"config.{field}", "must be a string, not int")
+    # The loader's wording for every field (as for api_key), with the field's description.
+    assert_names(refused(**{field: 12345}), f"config.{field}", "Expected `str`, got `int`")
 
 
 def test_empty_api_key() -> None:

@@ -8,6 +8,9 @@ explains a refused handshake.
 from __future__ import annotations
 
 import time
+from typing import ClassVar
+
+import msgspec
 
 from ...clock import Clock
 from ...config import ModelEntry
@@ -19,7 +22,7 @@ from . import codes
 from .auth import sign_url
 from .frames import encode_request
 from .request import Target, build_request
-from .settings import SparkSettings
+from .settings import SparkConfig, SparkSettings
 from .translate import Translator
 
 
@@ -28,6 +31,8 @@ class SparkAdapter(WebSocketAdapter[Translator]):
 
     name = "websocket_xunfei"
     owned_by = "iflytek"
+    #: The type of the entry's ``config`` block (the loader converts the block into it).
+    config_type: ClassVar[type[msgspec.Struct]] = SparkConfig
 
     def __init__(self, entry: ModelEntry, *, clock: Clock = time.time) -> None:
         super().__init__(entry)

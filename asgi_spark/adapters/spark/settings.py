@@ -5,8 +5,10 @@ guide's format, ``ENV:`` already resolved) into the values the adapter needs, or
 :class:`~asgi_spark.config.ConfigError` naming the model id and the field.  No message contains
 a credential.
 
-The ``config`` object accepts ``app_id`` and ``api_secret`` (required), ``api_version``,
-``domain`` and ``top_k`` (1..6); any other key is an error.
+The ``config`` object is a :class:`SparkConfig`: ``app_id`` and ``api_secret`` (required,
+held as secrets), ``api_version``, ``domain`` and ``top_k`` (1..6); any other key is an error.
+The configuration loader converts the block into it (so its errors are the loader's, naming
+model, field and environment variable); an entry built by hand is converted here.
 
 Which version a model is, and the rules that keep URL path and ``domain`` in agreement (Spark
 refuses a domain its path does not serve with ``10003 invalid model domain``):
@@ -29,11 +31,19 @@ refuses a domain its path does not serve with ``10003 invalid model domain``):
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Annotated, Final
 
 import msgspec
+from msgspec import Meta
 
-from ...config import ConfigError, ModelEntry, endpoint_problem, normalise_base_url
+from ...config import (
+    ConfigError,
+    ModelEntry,
+    SecretStr,
+    adapter_config,
+    endpoint_problem,
+    normalise_base_url,
+)
 from ...secrets import Secret
 from .versions import (
     DEFAULT_VERSION,
@@ -45,9 +55,32 @@ from .versions import (
     versions,
 )
 
-#: Keys allowed in a Spark entry's ``config`` object.
-CONFIG_KEYS: Final = ("app_id", "api_secret", "api_version", "domain", "top_k")
 TOP_K_RANGE: Final = (1, 6)
+
+
+class SparkConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
+    """The config block of a Spark model entry: the app's credentials and the model."""
+
+    app_id: Annotated[SecretStr, Meta(description="the APPID of your app in the Spark console")]
+    api_secret: Annotated[
+        SecretStr, Meta(description="the APISecret of your app in the Spark console")
+    ]
+    api_version: Annotated[
+        Annotated[str, Meta(min_length=1)] | None,
+        Meta(description="a version of the table (v1.1 ... x1, image), default v3.5"),
+    ] = None
+    domain: Annotated[
+        Annotated[str, Meta(min_length=1)] | None,
+        Meta(description="the chat domain, default: the version's"),
+    ] = None
+    top_k: Annotated[
+        Annotated[int, Meta(ge=TOP_K_RANGE[0], le=TOP_K_RANGE[1])] | None,
+        Meta(description="an integer from 1 to 6: sample among the k likeliest tokens"),
+    ] = None
+
+
+#: Keys allowed in a Spark entry's ``config`` object.
+CONFIG_KEYS: Final = SparkConfig.__struct_fields__
 
 
 class SparkSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -72,14 +105,13 @@ class SparkSettings(msgspec.Struct, frozen=True, kw_only=True):
     def from_entry(cls, entry: ModelEntry) -> SparkSettings:
         """Validate ``entry`` for Spark; raise :class:`ConfigError` naming model and field."""
         check = _Checker(entry.id)
-        config = entry.config
-        check.known_keys(config)
-        app_id = check.secret(config.get("app_id"), "config.app_id")
-        api_secret = check.secret(config.get("api_secret"), "config.api_secret")
+        config = adapter_config(entry, SparkConfig)
+        app_id = check.secret(config.app_id, "config.app_id")
+        api_secret = check.secret(config.api_secret, "config.api_secret")
         api_key = check.secret(entry.api_key, "api_key")
-        api_version = check.optional_str(config.get("api_version"), "config.api_version")
-        domain = check.optional_str(config.get("domain"), "config.domain")
-        top_k = check.top_k(config.get("top_k"))
+        api_version = check.optional_str(config.api_version, "config.api_version")
+        domain = check.optional_str(config.domain, "config.domain")
+        top_k = config.top_k
         if entry.endpoint is not None:
             problem = endpoint_problem(entry.endpoint)
             if problem is not None:
@@ -116,46 +148,19 @@ class _Checker:
     def error(self, message: str, field: str) -> ConfigError:
         return ConfigError(message, model=self.model, field=field)
 
-    def known_keys(self, config: dict[str, Any]) -> None:
-        unknown = [key for key in config if key not in CONFIG_KEYS]
-        if not unknown:
-            return
-        allowed = ", ".join(CONFIG_KEYS)
-        if len(unknown) == 1:
-            raise self.error(f"unknown key in config (allowed: {allowed})", f"config.{unknown[0]}")
-        names = ", ".join(repr(key) for key in unknown)
-        raise self.error(f"unknown keys in config: {names} (allowed: {allowed})", "config")
-
-    def secret(self, value: object, field: str) -> Secret:
-        """A required, non-empty credential.  Its value never appears in a message."""
-        if value is None:
-            raise self.error("required for Spark (the console's credentials of the app)", field)
-        if isinstance(value, Secret):
-            secret = Secret(value.reveal().strip())
-        elif isinstance(value, str):
-            secret = Secret(value.strip())
-        else:
-            raise self.error(f"must be a string, not {type(value).__name__}", field)
+    def secret(self, value: Secret, field: str) -> Secret:
+        """A non-empty credential without surrounding whitespace.  Never in a message."""
+        secret = Secret(value.reveal().strip())
         if not secret:
             raise self.error("must not be empty", field)
         return secret
 
-    def optional_str(self, value: object, field: str) -> str | None:
+    def optional_str(self, value: str | None, field: str) -> str | None:
         if value is None:
             return None
-        if not isinstance(value, str):
-            raise self.error(f"must be a string, not {type(value).__name__}", field)
         if not value.strip():
             raise self.error("must not be empty (leave the key out to use the default)", field)
         return value.strip()
-
-    def top_k(self, value: object) -> int | None:
-        low, high = TOP_K_RANGE
-        if value is None:
-            return None
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise self.error(f"must be an integer from {low} to {high}", "config.top_k")
-        return value
 
     def version(
         self, api_version: str | None, endpoint: str | None, domain: str | None
@@ -259,4 +264,4 @@ def _endpoint_mismatch(version: SparkVersion, endpoint: str, chosen_by: str) -> 
     )
 
 
-__all__ = ["CONFIG_KEYS", "TOP_K_RANGE", "SparkSettings"]
+__all__ = ["CONFIG_KEYS", "TOP_K_RANGE", "SparkConfig", "SparkSettings"]

@@ -1,0 +1,249 @@
+"""The configuration's types: msgspec Structs for the file, a model entry and its blocks.
+
+These types are the schema: the loader converts JSON into them, their ``Meta`` constraints and
+descriptions are the validation rules and the words of its errors, and ``asgi-spark schema``
+prints the JSON Schema generated from them (with each adapter's ``config`` type, see
+:mod:`.json_schema`), so the three cannot drift apart.
+
+Credentials are :data:`SecretStr` fields (a :class:`~asgi_spark.secrets.Secret` read from a
+non-empty JSON string); ``repr`` and :meth:`ModelEntry.masked_config` mask every ``Secret``, so
+no vendor's list of credential names lives in generic code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any, Final, Generic, Literal, TypeVar
+from urllib.parse import urlsplit
+
+import msgspec
+from msgspec import Meta
+
+from ..secrets import MASK, Secret
+from .messages import json_type
+
+DEFAULT_HOST: Final = "127.0.0.1"
+DEFAULT_PORT: Final = 8765
+DEFAULT_LOG_LEVEL: Final = "info"
+LOG_LEVELS: Final = ("critical", "error", "warning", "info", "debug", "trace")
+#: The seed's ``timeout`` when an entry has none (seconds).
+DEFAULT_TIMEOUT: Final = 60.0
+#: The default of the ``close`` slot: how long closing a connection may wait for the peer.
+DEFAULT_CLOSE_TIMEOUT: Final = 2.0
+#: Proxy schemes a model's ``proxy`` URL may use (what ``websockets`` connects through).
+PROXY_SCHEMES: Final = ("http", "https", "socks5", "socks5h", "socks4", "socks4a")
+
+#: A credential: a non-empty JSON string, held as a :class:`Secret` (masked in every repr).
+SecretStr = Annotated[Secret, Meta(extra_json_schema={"type": "string", "minLength": 1})]
+#: A positive number of seconds.
+Seconds = Annotated[float, Meta(gt=0)]
+
+_PROXY_PATTERN: Final = "^(auto|(" + "|".join(PROXY_SCHEMES) + ")://.+)$"
+
+
+def dec_hook(tp: type, obj: Any) -> Any:
+    """Strings become :class:`Secret` for ``Secret`` fields (never echoing the value)."""
+    if tp is Secret:
+        if isinstance(obj, Secret):
+            return obj
+        if isinstance(obj, str):
+            if not obj.strip():
+                raise ValueError("must not be empty")
+            return Secret(obj)
+        raise TypeError(f"Expected `str`, got `{json_type(obj)}`")
+    raise NotImplementedError(f"no decoder for {tp!r}")
+
+
+class RetrySettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The seed's retry block: attempts after a retryable failure, with exponential backoff."""
+
+    enabled: bool = False
+    max_retries: Annotated[int, Meta(ge=0, description="retries after the first attempt")] = 3
+    initial_delay: Annotated[float, Meta(ge=0, description="seconds before the first retry")] = 1.0
+    max_delay: Annotated[float, Meta(ge=0, description="the longest delay, in seconds")] = 30.0
+    exponential_base: Annotated[float, Meta(ge=1, description="delay growth per retry")] = 2.0
+    jitter: bool = True
+
+
+class TimeoutSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
+    """Per-phase time limits in seconds.  A slot left out takes its default from the entry's
+    scalar timeout t: connect min(10, t), acquire t, first_frame t, idle t, total max(10 t, 600),
+    close 2."""
+
+    connect: Annotated[Seconds | None, Meta(description="TCP, TLS and WebSocket handshake")] = None
+    acquire: Annotated[Seconds | None, Meta(description="waiting for a connection slot")] = None
+    first_frame: Annotated[
+        Seconds | None, Meta(description="from sending the request to the first frame")
+    ] = None
+    idle: Annotated[Seconds | None, Meta(description="between two upstream frames")] = None
+    total: Annotated[Seconds | None, Meta(description="the whole exchange")] = None
+    close: Annotated[Seconds | None, Meta(description="closing the connection")] = None
+
+    def with_defaults(self, timeout: float) -> TimeoutSettings:
+        """Every slot set: those left out take the defaults the scalar ``timeout`` gives."""
+
+        def pick(value: float | None, default: float) -> float:
+            return default if value is None else value
+
+        return TimeoutSettings(
+            connect=pick(self.connect, min(10.0, timeout)),
+            acquire=pick(self.acquire, timeout),
+            first_frame=pick(self.first_frame, timeout),
+            idle=pick(self.idle, timeout),
+            total=pick(self.total, max(10 * timeout, 600.0)),
+            close=pick(self.close, DEFAULT_CLOSE_TIMEOUT),
+        )
+
+
+class ModelEntry(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """One served model, in the seed guide's format."""
+
+    id: Annotated[str, Meta(min_length=1, description="the model name clients send")]
+    adapter: Annotated[
+        str,
+        Meta(description='"websocket_xunfei", or "websocket" with request_format "xunfei"'),
+    ]
+    base_url: Annotated[str, Meta(description="wss:// or ws:// URL of the upstream")]
+    api_key: Annotated[SecretStr, Meta(description="the API key (Spark: the app's APIKey)")]
+    enabled: bool = True
+    model: Annotated[str | None, Meta(description="a display name")] = None
+    endpoint: Annotated[str | None, Meta(description="URL path, e.g. /v3.5/chat")] = None
+    request_format: str | None = None
+    response_format: Literal["openai"] | None = None
+    temperature: Annotated[float | None, Meta(description="default when a request has none")] = None
+    max_tokens: Annotated[
+        Annotated[int, Meta(ge=1)] | None, Meta(description="default answer budget")
+    ] = None
+    timeout: Annotated[
+        Seconds,
+        Meta(description="seconds to connect, at most 10, and to wait for each frame"),
+    ] = DEFAULT_TIMEOUT
+    timeouts: TimeoutSettings = msgspec.field(default_factory=TimeoutSettings)
+    proxy: Annotated[
+        Annotated[str, Meta(extra_json_schema={"pattern": _PROXY_PATTERN})] | None,
+        Meta(
+            description='"auto" (the standard proxy environment variables), a proxy URL, '
+            "or null for none"
+        ),
+    ] = "auto"
+    config: Annotated[
+        Any, Meta(description="the adapter's settings", extra_json_schema={"type": "object"})
+    ] = msgspec.field(default_factory=dict)
+    retry: RetrySettings = msgspec.field(default_factory=RetrySettings)
+
+    # ``config`` holds an instance of the adapter's config type once the loader has checked an
+    # enabled entry (for example ``SparkConfig``), and the JSON object as written otherwise
+    # (disabled entries, adapters that declare no config type, entries built by hand).
+
+    def effective_timeouts(self) -> TimeoutSettings:
+        """``timeouts`` with every slot set (defaults from the scalar ``timeout``)."""
+        return self.timeouts.with_defaults(self.timeout)
+
+    def masked_config(self) -> dict[str, Any]:
+        """``config`` safe to show: every :class:`Secret` in a typed config is ``****``; in an
+        untyped one (a plain JSON object) every string is, since nothing says which are
+        credentials."""
+        if isinstance(self.config, msgspec.Struct):
+            shown: dict[str, Any] = msgspec.to_builtins(self.config, enc_hook=_masked_secret)
+            return shown
+        masked: dict[str, Any] = _mask(self.config)
+        return masked
+
+    def _safe_fields(self) -> Iterator[tuple[str, Any]]:
+        for name in self.__struct_fields__:
+            value = getattr(self, name)
+            if name == "config":
+                value = self.masked_config()
+            elif name == "proxy" and isinstance(value, str):
+                value = mask_url_password(value)
+            yield name, value
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={value!r}" for name, value in self._safe_fields())
+        return f"ModelEntry({fields})"
+
+    def __rich_repr__(self) -> list[tuple[str, Any]]:
+        return list(self._safe_fields())
+
+
+class GatewayConfig(msgspec.Struct, kw_only=True):
+    """The loaded configuration: the enabled models and the gateway's own settings."""
+
+    models: list[ModelEntry]
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    log_level: str = DEFAULT_LOG_LEVEL
+    disabled: list[str] = []  # ids of entries with "enabled": false
+
+    def get(self, model_id: str) -> ModelEntry | None:
+        """The enabled entry with id ``model_id``, or ``None``."""
+        return next((entry for entry in self.models if entry.id == model_id), None)
+
+
+EntryT = TypeVar("EntryT")
+
+
+class ConfigFile(msgspec.Struct, Generic[EntryT], kw_only=True, forbid_unknown_fields=True):
+    """The object form of a configuration file: the models and the gateway's settings."""
+
+    models: list[EntryT]
+    schema_url: Annotated[
+        str | None, Meta(description="the JSON Schema of this file (read by editors)")
+    ] = msgspec.field(default=None, name="$schema")
+    host: Annotated[str, Meta(min_length=1, description="address to listen on")] = DEFAULT_HOST
+    port: Annotated[int, Meta(ge=1, le=65535, description="port to listen on")] = DEFAULT_PORT
+    log_level: Annotated[str, Meta(description=f"one of {', '.join(LOG_LEVELS)} (any case)")] = (
+        DEFAULT_LOG_LEVEL
+    )
+
+
+def mask_url_password(url: str) -> str:
+    """``url`` with the password of its user info (``user:pass@``) replaced by ``****``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return MASK
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rpartition("@")[2]
+    user = parts.username or ""
+    return parts._replace(netloc=f"{user}:{MASK}@{netloc}").geturl()
+
+
+def _masked_secret(value: Any) -> Any:
+    """How a typed config shows a value msgspec cannot: a Secret masked, any other type by
+    its name only (a repr must never fail, nor show what a plug-in's own type holds)."""
+    if isinstance(value, Secret):
+        return value.masked()
+    return f"<{type(value).__name__}>"
+
+
+def _mask(value: Any) -> Any:
+    """``value`` with every string replaced by the mask (containers walked)."""
+    if isinstance(value, str):
+        return MASK
+    if isinstance(value, dict):
+        return {key: _mask(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_mask(item) for item in value]
+    return value
+
+
+__all__ = [
+    "DEFAULT_CLOSE_TIMEOUT",
+    "DEFAULT_HOST",
+    "DEFAULT_LOG_LEVEL",
+    "DEFAULT_PORT",
+    "DEFAULT_TIMEOUT",
+    "LOG_LEVELS",
+    "PROXY_SCHEMES",
+    "ConfigFile",
+    "GatewayConfig",
+    "ModelEntry",
+    "RetrySettings",
+    "Seconds",
+    "SecretStr",
+    "TimeoutSettings",
+    "dec_hook",
+    "mask_url_password",
+]
