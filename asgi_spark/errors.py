@@ -31,7 +31,7 @@ contain secrets: callers pass upstream words through :func:`asgi_spark.secrets.r
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import msgspec
 
@@ -231,7 +231,3 @@ _encoder = msgspec.json.Encoder()
 def error_body(error: GatewayError) -> bytes:
     """The OpenAI ``ErrorResponse`` JSON for ``error``: the one place errors are encoded."""
     return _encoder.encode(ErrorBody(error=error.detail()))
-
-
-def error_dict(error: GatewayError) -> dict[str, Any]:
-    return {"error": msgspec.structs.asdict(error.detail())}

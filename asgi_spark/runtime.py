@@ -12,7 +12,6 @@ they started with.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -45,8 +44,6 @@ class Runtime:
         }
         self._stack = stack
         self._users = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
         self._retired = False
         self._closed = False
 
@@ -78,25 +75,18 @@ class Runtime:
     async def use(self) -> AsyncIterator[Runtime]:
         """Hold the runtime for one request; a retired runtime closes after its last one."""
         self._users += 1
-        self._idle.clear()
         try:
             yield self
         finally:
             self._users -= 1
-            if self._users == 0:
-                self._idle.set()
-                if self._retired:
-                    await self.aclose()
+            if self._users == 0 and self._retired:
+                await self.aclose()
 
     async def retire(self) -> None:
         """No new requests come; close now if idle, else when the last request ends."""
         self._retired = True
         if self._users == 0:
             await self.aclose()
-
-    async def wait_idle(self) -> None:
-        """Return once no request uses the runtime."""
-        await self._idle.wait()
 
     async def aclose(self) -> None:
         """Close everything the runtime owns (in reverse order of acquisition).  Idempotent."""

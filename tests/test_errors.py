@@ -32,7 +32,6 @@ from asgi_spark.errors import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
     error_body,
-    error_dict,
 )
 
 # class, status, type, default code, retryable
@@ -95,7 +94,6 @@ def test_class_defaults(
     assert body == {
         "error": {"message": "something went wrong", "type": type_, "param": None, "code": code}
     }
-    assert error_dict(error) == body
 
 
 def test_overrides_are_per_instance() -> None:
