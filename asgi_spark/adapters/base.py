@@ -35,8 +35,7 @@ from typing import ClassVar, Generic, TypeVar
 import msgspec
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from ..config import ModelEntry
-from ..config.schema import mask_url_password
+from ..config.schema import ModelEntry, mask_url_password
 from ..errors import GatewayError, UpstreamClosedError, UpstreamError, UpstreamUnavailableError
 from ..events import Event, Failed
 from ..openai_types import ChatCompletionRequest

@@ -39,7 +39,7 @@ from ..errors import (
 )
 
 if TYPE_CHECKING:
-    from ..config import ModelEntry
+    from ..config.schema import ModelEntry
 
 #: Largest upstream frame accepted (bytes).  Spark frames are a few KB; this bounds memory.
 MAX_FRAME_BYTES = 4 * 1024 * 1024

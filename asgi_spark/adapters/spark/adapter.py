@@ -13,7 +13,7 @@ from typing import ClassVar
 import msgspec
 
 from ...clock import Clock
-from ...config import ModelEntry
+from ...config.schema import ModelEntry
 from ...errors import GatewayError
 from ...events import Event
 from ...openai_types import ChatCompletionRequest

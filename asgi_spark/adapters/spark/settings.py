@@ -36,14 +36,10 @@ from typing import Annotated, Final
 import msgspec
 from msgspec import Meta
 
-from ...config import (
-    ConfigError,
-    ModelEntry,
-    SecretStr,
-    adapter_config,
-    endpoint_problem,
-    normalise_base_url,
-)
+from ...config.messages import ConfigError
+from ...config.schema import ModelEntry, SecretStr
+from ...config.typed import adapter_config
+from ...config.urls import endpoint_problem, normalise_base_url
 from ...secrets import Secret
 from .versions import (
     DEFAULT_VERSION,
