@@ -32,7 +32,7 @@ from .config import (
 )
 from .gateway import CONFIG_ENV, Gateway
 from .simulator import Faults, SparkSimulator
-from .simulator.faults import describe_faults, faults_from_assignments
+from .simulator.faults import CONNECTION_FIELDS, describe_faults, faults_from_assignments
 from .simulator.handshake import MAX_CLOCK_SKEW
 from .simulator.server import DEFAULT_IDLE_TIMEOUT
 from .simulator.strictness import lenient_lines
@@ -73,9 +73,9 @@ faults for that one request, e.g.
   "hello [spark:first_frame_delay=0.2,frame_delay=0.05,chunks=5]"
   "hello [spark:answer=\\"fixed text, with a comma\\"]"
 Directives are removed from the echoed text.  Values with commas are written in double quotes.
-handshake_status and handshake_delay cannot come from a prompt (the prompt arrives after the
-handshake): use --fault or SparkSimulator.faults.  A bad directive is answered with a 10004
-SchemaCheckError naming it.
+{", ".join(sorted(CONNECTION_FIELDS))} cannot come from a prompt (they act before the
+prompt is read): use --fault or SparkSimulator.faults.  A bad directive is answered with a
+10004 SchemaCheckError naming it.
 
 The simulator prints one line, "Spark simulator listening on ws://HOST:PORT", when it is ready.
 The API secret is never printed.

@@ -25,7 +25,7 @@ from typing import Any, Final
 # Handshake faults act before any frame exists, and ``accept_binary`` before the frame is read,
 # so a prompt directive (inside the frame) cannot set them.
 HANDSHAKE_FIELDS: Final = frozenset({"handshake_status", "handshake_delay"})
-CONNECTION_FIELDS: Final = HANDSHAKE_FIELDS | {"accept_binary"}
+CONNECTION_FIELDS: Final = HANDSHAKE_FIELDS | {"accept_binary", "times"}
 
 
 def _help(text: str, parse: Callable[[str], object]) -> Any:
@@ -73,6 +73,11 @@ class Faults:
         "text frames; by default a binary frame is refused with 10001); Python/CLI only",
         _bool,
     )
+    times: int | None = _help(
+        "apply the other faults to the next N connections only, then behave again (to test "
+        "retries); Python/CLI only",
+        _int,
+    )
     first_frame_delay: float | None = _help("seconds to wait before the first frame", _float)
     frame_delay: float | None = _help("seconds to wait between two frames", _float)
     error_code: int | None = _help(
@@ -111,6 +116,7 @@ class Faults:
         for name in ("error_after", "close_after", "malformed_after", "hang_after"):
             _check(name, getattr(self, name), minimum=0)
         _check("chunks", self.chunks, minimum=1)
+        _check("times", self.times, minimum=1)
         _check("error_code", self.error_code, minimum=1)
         status = self.handshake_status
         if status is not None and (isinstance(status, bool) or not 400 <= status <= 599):

@@ -137,6 +137,7 @@ class SparkSimulator:
         self._clock = clock
         self.idle_timeout = idle_timeout
         self._faults = Faults()
+        self._faults_left: int | None = None
         if faults is not None:
             self.faults = faults
         self.record_requests = record_requests
@@ -161,6 +162,16 @@ class SparkSimulator:
     def faults(self, faults: Faults) -> None:
         faults.check_combination()
         self._faults = faults
+        self._faults_left = faults.times
+
+    def _next_faults(self) -> Faults:
+        """The faults of a connection being accepted (``times`` counts them down)."""
+        if self._faults_left is None:
+            return self._faults
+        if self._faults_left == 0:
+            return Faults()
+        self._faults_left -= 1
+        return self._faults
 
     @property
     def url(self) -> str:
@@ -199,7 +210,7 @@ class SparkSimulator:
         """Start listening.  ``RuntimeError`` if already started."""
         if self._server is not None:
             raise RuntimeError("the simulator is already started")
-        self._tracker = _Tracker(lambda: self._faults)
+        self._tracker = _Tracker(self._next_faults)
         self._server = await serve(
             self._serve,
             self._host,

@@ -305,3 +305,18 @@ def test_error_after_without_code_is_refused(make_sim: Callable[..., SparkSimula
     with pytest.raises(ValueError, match="needs error_code"):
         sim.faults = Faults(error_after=1)
     assert sim.faults == Faults()
+
+
+async def test_times_limits_the_faults_to_the_next_connections(sim: SparkSimulator) -> None:
+    sim.faults = Faults(error_code=10110, times=2)
+    codes = [(await exchange(sim, chat_frame())).frames[0]["header"]["code"] for _ in range(3)]
+    assert codes == [10110, 10110, 0]
+    sim.faults = Faults(error_code=10110, times=1)  # setting faults again starts a new count
+    assert (await exchange(sim, chat_frame())).frames[0]["header"]["code"] == 10110
+
+
+def test_times_cannot_come_from_a_prompt() -> None:
+    from asgi_spark.simulator.directives import DirectiveError, extract_directives
+
+    with pytest.raises(DirectiveError, match="times cannot be set from a prompt"):
+        extract_directives("hi [spark:times=2]")
