@@ -22,7 +22,10 @@ from .config import GatewayConfig, build_adapters
 from .errors import ModelNotFoundError
 from .limits import Limiter
 from .limits.memory import MemoryLimiter
-from .pipeline import CallNext, adapter_call, compose
+from .pipeline import CallNext, Policy, adapter_call, compose
+from .policies.fallback import fallback
+from .policies.limit import limit
+from .policies.retry import Backoff, retry
 
 
 class Runtime:
@@ -39,9 +42,7 @@ class Runtime:
         self.adapters: Mapping[str, Adapter] = MappingProxyType(dict(adapters))
         self.limiter = limiter
         self.created = int(time.time())
-        self._calls: dict[str, CallNext] = {
-            model_id: compose([], adapter_call(adapter)) for model_id, adapter in adapters.items()
-        }
+        self._calls = _compose_models(config, adapters, limiter)
         self._stack = stack
         self._users = 0
         self._retired = False
@@ -99,6 +100,40 @@ class Runtime:
 RuntimeFactory = Callable[[], Awaitable[Runtime]]
 
 
+def _compose_models(
+    config: GatewayConfig, adapters: Mapping[str, Adapter], limiter: Limiter
+) -> dict[str, CallNext]:
+    """Each model's call: ``fallback(candidates)`` around its own ``limit(retry(adapter))``;
+    every candidate keeps its own limit and retries (a fallback's fallbacks are not followed,
+    so chains cannot loop)."""
+    candidates: dict[str, CallNext] = {}
+    for model_id, adapter in adapters.items():
+        entry = adapter.entry
+        layers: list[Policy] = []
+        if entry.max_concurrency is not None or entry.limit_group is not None:
+            layers.append(limit(limiter, entry.limit_key, queue_timeout=entry.queue_timeout))
+        if entry.retry.enabled and entry.retry.max_retries > 0:
+            r = entry.retry
+            backoff = Backoff(
+                max_retries=r.max_retries,
+                initial_delay=r.initial_delay,
+                max_delay=r.max_delay,
+                exponential_base=r.exponential_base,
+                jitter=r.jitter,
+            )
+            layers.append(retry(backoff, deadline=entry.effective_timeouts().total))
+        candidates[model_id] = compose(layers, adapter_call(adapter))
+    calls: dict[str, CallNext] = {}
+    for model_id, adapter in adapters.items():
+        fallbacks = adapter.entry.fallbacks
+        calls[model_id] = (
+            compose([fallback(fallbacks, candidates.__getitem__)], candidates[model_id])
+            if fallbacks
+            else candidates[model_id]
+        )
+    return calls
+
+
 async def build_runtime(
     config: GatewayConfig,
     *,
@@ -117,7 +152,7 @@ async def build_runtime(
             adapters = build_adapters(config)
         for adapter in adapters.values():
             stack.push_async_callback(adapter.aclose)
-        limiter = MemoryLimiter({})
+        limiter = MemoryLimiter(config.capacities())
         stack.push_async_callback(limiter.aclose)
         runtime = Runtime(config, adapters, limiter, stack)
         guard.pop_all()

@@ -42,7 +42,7 @@ import msgspec
 from .. import registry
 from ..decoding import JsonDecodeFailure, decode
 from .env import EnvResolver, Where
-from .messages import ConfigError, json_type, validation_issue
+from .messages import ConfigError, did_you_mean, json_type, validation_issue
 from .schema import LOG_LEVELS, ConfigFile, GatewayConfig, ModelEntry, dec_hook
 from .typed import check_plain_config, convert_config, declared_config_type
 from .urls import endpoint_problem, normalise_base_url, normalise_proxy
@@ -180,6 +180,7 @@ def _build_config(raw: Any, env: Mapping[str, str]) -> GatewayConfig:
     if not enabled:
         detail = f" (disabled: {', '.join(disabled)})" if disabled else ""
         raise ConfigError(f"no enabled model in the configuration{detail}", field="models")
+    _check_across_entries(enabled, disabled)
     return GatewayConfig(
         models=enabled,
         host=spec.host,
@@ -187,6 +188,37 @@ def _build_config(raw: Any, env: Mapping[str, str]) -> GatewayConfig:
         log_level=spec.log_level,
         disabled=disabled,
     )
+
+
+def _check_across_entries(enabled: list[ModelEntry], disabled: list[str]) -> None:
+    """Fallbacks name enabled models other than themselves; a ``limit_group`` has one
+    ``max_concurrency``."""
+    ids = [entry.id for entry in enabled]
+    for entry in enabled:
+        for i, target in enumerate(entry.fallbacks):
+            field = f"fallbacks[{i}]"
+            if target == entry.id:
+                raise ConfigError("a model cannot fall back to itself", model=entry.id, field=field)
+            if target not in ids:
+                state = "is disabled" if target in disabled else "is not a model of this file"
+                raise ConfigError(
+                    f"fallback {target!r} {state}" + did_you_mean(target, ids),
+                    model=entry.id,
+                    field=field,
+                )
+    groups: dict[str, ModelEntry] = {}
+    for entry in enabled:
+        if entry.limit_group is None or entry.max_concurrency is None:
+            continue
+        first = groups.setdefault(entry.limit_group, entry)
+        if first.max_concurrency != entry.max_concurrency:
+            raise ConfigError(
+                f"limit_group {entry.limit_group!r} has max_concurrency {first.max_concurrency} "
+                f"in model {first.id!r} and {entry.max_concurrency} here; the models of a group "
+                "share one limit, so give it once or equally",
+                model=entry.id,
+                field="max_concurrency",
+            )
 
 
 def _split_top_level(raw: Any, env: Mapping[str, str]) -> tuple[list[Any], ConfigFile[Any]]:

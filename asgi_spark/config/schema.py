@@ -28,6 +28,8 @@ DEFAULT_LOG_LEVEL: Final = "info"
 LOG_LEVELS: Final = ("critical", "error", "warning", "info", "debug", "trace")
 #: The seed's ``timeout`` when an entry has none (seconds).
 DEFAULT_TIMEOUT: Final = 60.0
+#: How long a request may wait for a concurrency slot by default (seconds).
+DEFAULT_QUEUE_TIMEOUT: Final = 5.0
 #: The default of the ``close`` slot: how long closing a connection may wait for the peer.
 DEFAULT_CLOSE_TIMEOUT: Final = 2.0
 #: Proxy schemes a model's ``proxy`` URL may use (what ``websockets`` connects through).
@@ -130,10 +132,31 @@ class ModelEntry(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         Any, Meta(description="the adapter's settings", extra_json_schema={"type": "object"})
     ] = msgspec.field(default_factory=dict)
     retry: RetrySettings = msgspec.field(default_factory=RetrySettings)
+    fallbacks: Annotated[
+        list[Annotated[str, Meta(min_length=1)]],
+        Meta(description="ids of models to try, in order, when this one fails retryably"),
+    ] = msgspec.field(default_factory=list)
+    max_concurrency: Annotated[
+        Annotated[int, Meta(ge=1)] | None,
+        Meta(description="upstream sessions at once (Spark grants a fixed number)"),
+    ] = None
+    queue_timeout: Annotated[
+        float,
+        Meta(ge=0, description="seconds a request may wait for a free session; 0 refuses at once"),
+    ] = DEFAULT_QUEUE_TIMEOUT
+    limit_group: Annotated[
+        Annotated[str, Meta(min_length=1)] | None,
+        Meta(description="models with the same group share one max_concurrency"),
+    ] = None
 
     # ``config`` holds an instance of the adapter's config type once the loader has checked an
     # enabled entry (for example ``SparkConfig``), and the JSON object as written otherwise
     # (disabled entries, adapters that declare no config type, entries built by hand).
+
+    @property
+    def limit_key(self) -> str:
+        """The limiter key of this model: its ``limit_group``, else its id."""
+        return self.limit_group or self.id
 
     def effective_timeouts(self) -> TimeoutSettings:
         """``timeouts`` with every slot set (defaults from the scalar ``timeout``)."""
@@ -178,6 +201,14 @@ class GatewayConfig(msgspec.Struct, kw_only=True):
     def get(self, model_id: str) -> ModelEntry | None:
         """The enabled entry with id ``model_id``, or ``None``."""
         return next((entry for entry in self.models if entry.id == model_id), None)
+
+    def capacities(self) -> dict[str, int]:
+        """``max_concurrency`` per limiter key (a model id or a ``limit_group``)."""
+        return {
+            entry.limit_key: entry.max_concurrency
+            for entry in self.models
+            if entry.max_concurrency is not None
+        }
 
 
 EntryT = TypeVar("EntryT")
