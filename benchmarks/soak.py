@@ -98,8 +98,10 @@ async def one_stream(client: httpx.AsyncClient, counts: Counts, abort: bool) -> 
         "stream": True,
         "messages": [{"role": "user", "content": QUESTION}],
     }
+    phase = "before the response"
     try:
         async with client.stream("POST", "/v1/chat/completions", json=body) as response:
+            phase = "while streaming"
             if response.status_code != 200:
                 counts.error(f"HTTP {response.status_code}")
                 return
@@ -115,12 +117,15 @@ async def one_stream(client: httpx.AsyncClient, counts: Counts, abort: bool) -> 
             else:
                 counts.error("stream ended without [DONE]")
     except httpx.HTTPError as exc:
-        counts.error(type(exc).__name__)
+        counts.error(f"{type(exc).__name__} {phase}")
 
 
 async def load(base_url: str, streams: int, seconds: float, abort_ratio: float) -> Counts:
     counts = Counts()
-    limits = httpx.Limits(max_connections=streams, max_keepalive_connections=streams)
+    # A new connection per request: reusing kept-alive connections races with the server
+    # closing the ones whose streams were aborted (httpx then reports a ReadError before the
+    # response; the same happens against a bare Starlette app, so it is not the gateway's).
+    limits = httpx.Limits(max_connections=streams, max_keepalive_connections=0)
     timeout = httpx.Timeout(60.0)
     end = time.monotonic() + seconds
     rng = random.Random(7)
