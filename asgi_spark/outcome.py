@@ -61,6 +61,7 @@ class Outcome:
             f"{self.endpoint} model={self.requested_model} stream={self.stream} {result} "
             f"sid={self.upstream_sid or '-'} attempts={self.attempts} frames={self.frames}"
             f"{ttfb} duration={self.duration * 1000:.1f}ms"
+            + (f" ignored={','.join(self.ignored_params)}" if self.ignored_params else "")
         )
 
 

@@ -39,6 +39,8 @@ from .pipeline import RequestContext, Source
 logger = logging.getLogger("asgi_spark")
 
 _JSON: Final = (b"content-type", b"application/json")
+#: Names the request fields the model accepted but could not honour, comma-separated.
+IGNORED_HEADER: Final = b"x-asgi-spark-ignored-params"
 
 
 class WriterState(Enum):
@@ -62,13 +64,18 @@ class _Writer:
         self.tally.cancelled = self.state is not WriterState.CLOSED
         return self.tally.outcome(self.context, time.monotonic())
 
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """Response headers from the request's context (sent with the status)."""
+        ignored = self.context.ignored_params
+        return [(IGNORED_HEADER, ", ".join(ignored).encode())] if ignored else []
+
     def _commit(self) -> None:
         self.context.committed = True
         self.tally.first_byte = time.monotonic()
 
     async def _fail_pending(self, error: GatewayError) -> Outcome:
         self.tally.error, self.tally.status = error, error.status
-        await send_error(self._send, error)
+        await send_error(self._send, error, self.headers())
         self.state = WriterState.CLOSED
         return self.outcome()
 
@@ -128,7 +135,11 @@ class SSEWriter(_Writer):
         self._commit()
         self.tally.status = 200
         await self._send(
-            {"type": "http.response.start", "status": 200, "headers": list(sse.HEADERS)}
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [*sse.HEADERS, *self.headers()],
+            }
         )
         self.state = WriterState.OPEN
 
@@ -160,7 +171,7 @@ class JSONWriter(_Writer):
         except Exception as exc:
             return await self._fail_pending(as_gateway_error(exc))
         self.tally.status = 200
-        await send_json(self._send, 200, encode_completion(completion))
+        await send_json(self._send, 200, encode_completion(completion), self.headers())
         self.state = WriterState.CLOSED
         return self.outcome()
 
@@ -191,9 +202,11 @@ async def send_json(
     await send({"type": "http.response.body", "body": body})
 
 
-async def send_error(send: Send, error: GatewayError) -> None:
+async def send_error(
+    send: Send, error: GatewayError, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     """The OpenAI error body of ``error`` with its status (and ``Retry-After`` when known)."""
-    headers = []
+    headers = list(headers or ())
     if error.retry_after is not None:
         headers.append((b"retry-after", str(max(1, math.ceil(error.retry_after))).encode()))
     await send_json(send, error.status, error_body(error), headers)

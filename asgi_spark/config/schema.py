@@ -132,6 +132,10 @@ class ModelEntry(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         Any, Meta(description="the adapter's settings", extra_json_schema={"type": "object"})
     ] = msgspec.field(default_factory=dict)
     retry: RetrySettings = msgspec.field(default_factory=RetrySettings)
+    strict_params: Annotated[
+        bool,
+        Meta(description="refuse request fields the model would ignore, instead of ignoring them"),
+    ] = False
     fallbacks: Annotated[
         list[Annotated[str, Meta(min_length=1)]],
         Meta(description="ids of models to try, in order, when this one fails retryably"),

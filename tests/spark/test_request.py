@@ -9,6 +9,7 @@ import msgspec
 import pytest
 
 from asgi_spark.adapters.spark.frames import encode_request
+from asgi_spark.adapters.spark.params import ignored_params
 from asgi_spark.adapters.spark.request import SparkRequest, Target, build_request
 from asgi_spark.adapters.spark.versions import SparkVersion, custom_version, find_version
 from asgi_spark.errors import GatewayError, InvalidRequestError, UnsupportedParameterError
@@ -576,7 +577,6 @@ def test_n_is_never_top_k() -> None:
         ("top_logprobs", 3),
         ("stop", "\n"),
         ("stop", ["END"]),
-        ("logit_bias", {"50256": -100}),
         ("response_format", {"type": "json_object"}),
         ("response_format", {"type": "json_schema", "json_schema": {"name": "x"}}),
         ("modalities", ["text", "audio"]),
@@ -606,16 +606,42 @@ def test_harmless_values_of_unsupported_parameters_pass(param: str, value: Any) 
     assert wire(**{param: value}) == wire()
 
 
-@pytest.mark.parametrize(
-    ("param", "value"), [("top_p", 0.5), ("presence_penalty", 0.5), ("frequency_penalty", -1.0)]
-)
+IGNORABLE_VALUES = [
+    ("top_p", 0.5),
+    ("presence_penalty", 0.5),
+    ("frequency_penalty", -1.0),
+    ("logit_bias", {"50256": -100}),
+    ("seed", 7),
+    ("service_tier", "flex"),
+    ("reasoning_effort", "low"),
+    ("store", True),
+    ("metadata", {"k": "v"}),
+]
+
+
+@pytest.mark.parametrize(("param", "value"), IGNORABLE_VALUES)
 @pytest.mark.parametrize("name", ["v1.1", "v3.1", "v3.5", "v4.0"])
-def test_sampling_knobs_are_refused_without_x1(param: str, value: float, name: str) -> None:
-    refused(UnsupportedParameterError, param, v=version(name), **{param: value})
+def test_hints_without_a_spark_equivalent_are_ignored_and_named(
+    param: str, value: Any, name: str
+) -> None:
+    v = version(name)
+    assert wire(v=v, **{param: value}) == wire(v=v)
+    assert ignored_params(request(**{param: value}), v) == (param,)
+
+
+@pytest.mark.parametrize(("param", "value"), IGNORABLE_VALUES)
+def test_strict_params_refuses_the_ignorable_hints(param: str, value: Any) -> None:
+    error = refused(UnsupportedParameterError, param, t=target(strict=True), **{param: value})
+    assert f"'{param}'" in error.message
+    assert ignored_params(request(), MAX) == ()
 
 
 def test_neutral_sampling_knobs_pass_everywhere() -> None:
     assert wire(top_p=1, presence_penalty=0, frequency_penalty=0) == wire()
+
+
+def test_sampling_knobs_are_not_ignored_on_x1() -> None:
+    assert ignored_params(request(top_p=0.8, presence_penalty=0.5), X1) == ()
 
 
 def test_sampling_knobs_pass_through_on_x1() -> None:

@@ -57,6 +57,7 @@ class Target:
     temperature: float | None = None  # the entry's default, already in Spark's (0, 1]
     max_tokens: int | None = None  # the entry's default
     top_k: int | None = None
+    strict: bool = False  # refuse ignorable fields (the entry's strict_params)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +68,7 @@ class SparkRequest:
 
 def build_request(request: ChatCompletionRequest, target: Target) -> SparkRequest:
     """Map ``request`` for ``target`` or raise :class:`InvalidRequestError` naming the field."""
-    refuse_unsupported(request, target.version)
+    refuse_unsupported(request, target.version, strict=target.strict)
     max_tokens = _max_tokens(request, target)
     chat = ChatParameter(
         domain=target.domain,
