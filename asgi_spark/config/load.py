@@ -3,8 +3,8 @@
 A configuration is JSON in one of three shapes:
 
 * a list of model entries (the seed guide's format);
-* an object ``{"models": [...], "host": ..., "port": ..., "log_level": ...}`` (it may also carry
-  ``"$schema"``, for editors);
+* an object ``{"models": [...], "host": ..., "port": ..., "log_level": ...,
+  "responses_store": ...}`` (it may also carry ``"$schema"``, for editors);
 * a single model entry object (as the seed guide prints it), read as a list of one.
 
 Loading (:func:`load_config`) goes, per entry:
@@ -186,6 +186,7 @@ def _build_config(raw: Any, env: Mapping[str, str]) -> GatewayConfig:
         host=spec.host,
         port=spec.port,
         log_level=spec.log_level,
+        responses_store=spec.responses_store,
         disabled=disabled,
     )
 
@@ -243,9 +244,9 @@ def _split_top_level(raw: Any, env: Mapping[str, str]) -> tuple[list[Any], Confi
         issue = validation_issue(exc, _TopLevel)
         if issue.kind == "unknown":
             allowed = ", ".join(sorted(issue.known))
+            what = "key" if issue.field and "." in issue.field else "top-level key"
             message = (
-                f"unknown top-level key{issue.message.removeprefix('unknown field')} "
-                f"(allowed: {allowed})"
+                f"unknown {what}{issue.message.removeprefix('unknown field')} (allowed: {allowed})"
             )
         elif issue.kind == "missing" and issue.field == "models":
             message = 'required key is missing: the object form is {"models": [...], ...}'

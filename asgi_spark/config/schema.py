@@ -32,6 +32,9 @@ DEFAULT_TIMEOUT: Final = 60.0
 DEFAULT_QUEUE_TIMEOUT: Final = 5.0
 #: The default of the ``close`` slot: how long closing a connection may wait for the peer.
 DEFAULT_CLOSE_TIMEOUT: Final = 2.0
+#: The Responses API store's defaults: how many responses, for how long (seconds).
+DEFAULT_STORE_ITEMS: Final = 1000
+DEFAULT_STORE_TTL: Final = 3600.0
 #: Proxy schemes a model's ``proxy`` URL may use (what ``websockets`` connects through).
 PROXY_SCHEMES: Final = ("http", "https", "socks5", "socks5h", "socks4", "socks4a")
 
@@ -95,6 +98,17 @@ class TimeoutSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, 
             total=pick(self.total, max(10 * timeout, 600.0)),
             close=pick(self.close, DEFAULT_CLOSE_TIMEOUT),
         )
+
+
+class ResponsesStoreSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The Responses API's store (``previous_response_id``): in memory, per gateway process."""
+
+    max_items: Annotated[
+        int, Meta(ge=0, description="stored responses at most (the oldest go first); 0: none")
+    ] = DEFAULT_STORE_ITEMS
+    ttl: Annotated[Seconds, Meta(description="seconds a stored response can be continued")] = (
+        DEFAULT_STORE_TTL
+    )
 
 
 class ModelEntry(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -200,6 +214,7 @@ class GatewayConfig(msgspec.Struct, kw_only=True):
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     log_level: str = DEFAULT_LOG_LEVEL
+    responses_store: ResponsesStoreSettings = msgspec.field(default_factory=ResponsesStoreSettings)
     disabled: list[str] = []  # ids of entries with "enabled": false
 
     def get(self, model_id: str) -> ModelEntry | None:
@@ -230,6 +245,7 @@ class ConfigFile(msgspec.Struct, Generic[EntryT], kw_only=True, forbid_unknown_f
     log_level: Annotated[str, Meta(description=f"one of {', '.join(LOG_LEVELS)} (any case)")] = (
         DEFAULT_LOG_LEVEL
     )
+    responses_store: ResponsesStoreSettings = msgspec.field(default_factory=ResponsesStoreSettings)
 
 
 def mask_url_password(url: str) -> str:
@@ -275,6 +291,7 @@ __all__ = [
     "ConfigFile",
     "GatewayConfig",
     "ModelEntry",
+    "ResponsesStoreSettings",
     "RetrySettings",
     "Seconds",
     "SecretStr",
