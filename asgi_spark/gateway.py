@@ -22,15 +22,16 @@ import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from enum import Enum
-from typing import Any, Final
 
 from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
 from .adapters.base import Adapter
 from .config import ConfigError, ConfigSource, GatewayConfig, build_adapters, load_config
-from .decoding import JsonDecodeFailure, decode
 from .demo import CONFIG_ENV, DEMO_MODEL, demo_config, demo_runtime
+from .endpoints.common import ClientGone, answer, decode_body, read_body
+from .endpoints.completions import CompletionsEndpoint
+from .endpoints.responses import ResponsesEndpoint
 from .errors import (
     GatewayClosedError,
     GatewayError,
@@ -38,15 +39,12 @@ from .errors import (
     InvalidRequestError,
     NotFoundError,
 )
-from .openai_types import ChatCompletionRequest, Model, ModelList, encoder, request_decoder
+from .openai_types import Model, ModelList, encoder, request_decoder
 from .pipeline import Call, RequestContext
 from .respond import JSONWriter, SSEWriter, send_error, send_json
 from .runtime import Runtime, RuntimeFactory, build_runtime
 
 logger = logging.getLogger("asgi_spark")
-
-#: Largest accepted request body.  Spark's largest context (128K tokens) fits easily.
-MAX_BODY_BYTES: Final = 8 * 1024 * 1024
 
 #: What :func:`create_app` accepts: a loaded configuration or anything :func:`load_config` reads.
 AppConfig = GatewayConfig | ConfigSource
@@ -70,9 +68,14 @@ class Gateway:
         self.state = GatewayState.IDLE
         self._runtime: Runtime | None = None
         self._lock = asyncio.Lock()
+        self.responses = ResponsesEndpoint(self._use)
+        completions = CompletionsEndpoint(self._use)
         self._router = Router(
             routes=[
                 Route("/v1/chat/completions", _Endpoint("POST", self._chat)),
+                Route("/v1/responses", _Endpoint("POST", self.responses.create)),
+                Route("/v1/responses/{response_id}", _Endpoint("GET", self.responses.retrieve)),
+                Route("/v1/completions", _Endpoint("POST", completions.create)),
                 Route("/v1/models", _Endpoint("GET", self._models)),
                 Route("/v1/models/{model_id:path}", _Endpoint("GET", self._model)),
                 Route("/healthz", _Endpoint("GET", self._health)),
@@ -212,7 +215,8 @@ class Gateway:
         await send_json(send, 200, body)
 
     async def _chat(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = _decode_request(await _read_body(receive))
+        body = await read_body(receive)
+        request = decode_body(request_decoder, body, "a JSON chat completion request")
         async with self._use() as runtime:
             call_model = runtime.route(request.model)
             context = RequestContext(endpoint="chat.completions", requested_model=request.model)
@@ -222,12 +226,7 @@ class Gateway:
                 if request.stream
                 else JSONWriter(send, context)
             )
-            source = call_model(Call(request, request.model, context))
-            try:
-                await _until_disconnect(receive, writer.write(source))
-            finally:
-                await source.aclose()
-                logger.info("%s", writer.outcome().summary())
+            await answer(receive, writer, call_model(Call(request, request.model, context)))
 
 
 def _model_object(runtime: Runtime, model_id: str) -> Model:
@@ -241,10 +240,6 @@ def _prepare(config: AppConfig) -> _Prepared:
     """Load ``config`` and build its adapters, which validates it: :class:`ConfigError`."""
     loaded = config if isinstance(config, GatewayConfig) else load_config(config)
     return loaded, build_adapters(loaded)
-
-
-class _ClientGone(Exception):
-    """The client disconnected before the request was read."""
 
 
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
@@ -266,7 +261,7 @@ class _Endpoint:
                     status=405,
                 )
             await self._handler(scope, receive, send)
-        except _ClientGone:
+        except ClientGone:
             return
         except GatewayError as exc:
             await send_error(send, exc)
@@ -284,62 +279,6 @@ async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
             f"{scope['method']} {scope['path']} is not an endpoint of this gateway"
         )
         await send_error(send, error)
-
-
-async def _until_disconnect(receive: Receive, work: Awaitable[Any]) -> None:
-    """Run ``work`` until done or until the client disconnects, whichever comes first.
-
-    A disconnect cancels ``work``, which closes the upstream connection it owns.
-    """
-    task = asyncio.ensure_future(work)
-
-    async def watch() -> None:
-        while (await receive())["type"] != "http.disconnect":
-            pass
-
-    watcher = asyncio.ensure_future(watch())
-    try:
-        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for t in (task, watcher):
-            t.cancel()
-        await asyncio.gather(task, watcher, return_exceptions=True)
-    if task.done() and not task.cancelled() and task.exception() is not None:
-        raise task.exception()  # type: ignore[misc]
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _ClientGone
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise InvalidRequestError(
-                f"the request body is larger than {MAX_BODY_BYTES} bytes",
-                code="request_too_large",
-                status=413,
-            )
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-def _decode_request(body: bytes) -> ChatCompletionRequest:
-    if not body.strip():
-        raise InvalidRequestError("the request body is empty; send a JSON chat completion request")
-    try:
-        return decode(request_decoder, body)
-    except JsonDecodeFailure as failure:
-        if failure.kind != "schema":
-            raise InvalidRequestError(failure.describe("the request body")) from None
-        where = f" (at '{failure.path}')" if failure.path else ""
-        raise InvalidRequestError(
-            f"invalid request body: {failure.detail}{where}", param=failure.path
-        ) from None
 
 
 def create_app(config: AppConfig | None = None) -> Gateway:

@@ -15,3 +15,8 @@ HEADERS: Final = (
 def event(payload: bytes) -> bytes:
     """One SSE event carrying ``payload`` (a JSON document, which never contains a newline)."""
     return b"data: " + payload + b"\n\n"
+
+
+def named_event(name: bytes, payload: bytes) -> bytes:
+    """One SSE event with an ``event:`` line (the Responses API names each event's type)."""
+    return b"event: " + name + b"\ndata: " + payload + b"\n\n"

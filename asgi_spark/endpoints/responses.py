@@ -1,0 +1,164 @@
+"""``POST /v1/responses`` and ``GET /v1/responses/{id}``: the Responses API over the chat
+pipeline.
+
+A request is decoded (:mod:`..responses_types`), continued from the store when it names a
+``previous_response_id``, translated into a Chat Completions request
+(:mod:`..responses_request`), routed and called exactly like a chat request (the model's
+composed policies, a :class:`~asgi_spark.pipeline.Call` with its own
+:class:`~asgi_spark.pipeline.RequestContext`), and answered by a Responses writer
+(:mod:`..respond_responses`).  A finished answer is stored (unless ``store`` is false) for its
+client key, for ``previous_response_id`` and ``GET /v1/responses/{id}``.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import msgspec
+from starlette.types import Receive, Scope, Send
+
+from ..errors import UnsupportedParameterError
+from ..openai_types import ChatMessage, ToolCall, ToolCallFunction
+from ..param_names import renamed
+from ..pipeline import Call, RequestContext
+from ..respond import send_json
+from ..respond_responses import ResponsesJSONWriter, ResponsesSSEWriter
+from ..responses_request import Translated, translate
+from ..responses_store import ResponseStore
+from ..responses_types import (
+    FunctionCall,
+    OutputMessage,
+    Response,
+    ResponsesRequest,
+    encoder,
+    request_decoder,
+)
+from .common import UseRuntime, answer, decode_body, read_body
+
+WHAT = "a JSON Responses API request with model and input"
+
+
+def client_key(scope: Scope) -> str | None:
+    """The client key the request was authenticated with (``None``: the gateway has none)."""
+    key = scope.get("state", {}).get("client_key")
+    return key if isinstance(key, str) else None
+
+
+class ResponsesEndpoint:
+    """The Responses API's endpoints and the store they share (one per gateway)."""
+
+    def __init__(self, use: UseRuntime, store: ResponseStore | None = None) -> None:
+        self._use = use
+        self.store = store or ResponseStore()
+
+    async def create(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = decode_body(request_decoder, await read_body(receive), WHAT)
+        async with self._use() as runtime:
+            self.store.configure(runtime.config.responses_store)
+            context = RequestContext(endpoint="responses", requested_model=request.model)
+            context.client_key = client_key(scope)
+            previous: tuple[ChatMessage, ...] = ()
+            if request.previous_response_id is not None:
+                stored = self.store.get(
+                    request.previous_response_id, context.client_key, param="previous_response_id"
+                )
+                previous = stored.conversation
+            translated = translate(request, previous)
+            call_model = runtime.route(request.model)
+            adapter = runtime.adapters.get(request.model)
+            if adapter is not None and adapter.entry.strict_params and translated.ignored:
+                name = translated.ignored[0]
+                raise UnsupportedParameterError(
+                    f"'{name}' is not supported by this model (strict_params is on)", param=name
+                )
+            shell = _shell(request)
+            keep = request.store is not False
+
+            def make(model: str) -> Response:
+                return msgspec.structs.replace(shell, model=model)
+
+            def on_done(response: Response) -> None:
+                if keep:
+                    conversation = [*translated.conversation, assistant_message(response)]
+                    self.store.put(
+                        response.id, context.client_key, conversation, encoder.encode(response)
+                    )
+
+            writer = (ResponsesSSEWriter if request.stream else ResponsesJSONWriter)(
+                send,
+                context,
+                make=make,
+                on_done=on_done,
+                rename=translated.rename,
+                ignored=translated.ignored,
+            )
+            source = call_model(Call(translated.chat, request.model, context))
+            await answer(receive, writer, renamed(source, translated.rename))
+
+    async def retrieve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response_id = scope["path_params"]["response_id"]
+        async with self._use() as runtime:
+            self.store.configure(runtime.config.responses_store)
+            stored = self.store.get(response_id, client_key(scope), param="response_id")
+        await send_json(send, 200, stored.response)
+
+
+def _shell(request: ResponsesRequest) -> Response:
+    """The response before the answer: its id and the request's settings, echoed."""
+    fmt = request.text.format if request.text is not None else None
+    text: dict[str, Any] = {"format": fmt or {"type": "text"}}
+    if request.text is not None and request.text.verbosity is not None:
+        text["verbosity"] = request.text.verbosity
+    return Response(
+        id="resp_" + uuid.uuid4().hex,
+        created_at=int(time.time()),
+        status="in_progress",
+        instructions=request.instructions,
+        max_output_tokens=request.max_output_tokens,
+        model=request.model,
+        parallel_tool_calls=request.parallel_tool_calls is not False,
+        previous_response_id=request.previous_response_id,
+        reasoning=request.reasoning,
+        store=request.store is not False,
+        temperature=request.temperature,
+        text=text,
+        tool_choice=request.tool_choice or "auto",
+        tools=[_tool_echo(tool) for tool in request.tools or ()],
+        top_p=request.top_p,
+        truncation=request.truncation or "disabled",
+        user=request.user if request.user is not None else msgspec.UNSET,
+        metadata=request.metadata or {},
+    )
+
+
+def _tool_echo(tool: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "name": tool.get("name"),
+        "description": tool.get("description"),
+        "parameters": tool.get("parameters"),
+        "strict": tool.get("strict"),
+    }
+
+
+def assistant_message(response: Response) -> ChatMessage:
+    """The answer as the assistant's turn of the stored conversation (reasoning left out)."""
+    texts = [
+        part.text
+        for item in response.output
+        if isinstance(item, OutputMessage)
+        for part in item.content
+    ]
+    calls = [
+        ToolCall(
+            id=item.call_id, function=ToolCallFunction(name=item.name, arguments=item.arguments)
+        )
+        for item in response.output
+        if isinstance(item, FunctionCall)
+    ]
+    return ChatMessage(role="assistant", content="".join(texts) or None, tool_calls=calls or None)
+
+
+__all__ = ["ResponsesEndpoint", "Translated", "assistant_message", "client_key"]
