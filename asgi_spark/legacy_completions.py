@@ -17,7 +17,6 @@ per upstream frame with the text so far added, ``finish_reason`` on the last, a 
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any, Final
 
@@ -32,7 +31,7 @@ from .openai_types import (
     CompletionUsage,
     StreamOptions,
 )
-from .param_names import Renamer, chat_renamer
+from .param_names import Renamer
 
 # ------------------------------------------------------------------------------- request
 
@@ -80,8 +79,6 @@ FIELDS: Final[dict[str, tuple[str, str]]] = {
     "logprobs": ("refused", "Spark does not return token log probabilities"),
 }
 
-_RENAMES: Final = ((re.compile(r"^max_completion_tokens$"), "max_tokens"),)
-
 
 def refuse(param: str, why: str) -> UnsupportedParameterError:
     return UnsupportedParameterError(f"'{param}' is not supported: {why}", param=param)
@@ -113,7 +110,14 @@ def translate(request: CompletionRequest) -> tuple[ChatCompletionRequest, Rename
         seed=request.seed,
         logit_bias=request.logit_bias,
     )
-    return chat, chat_renamer(["prompt"], _RENAMES, "prompt")
+    return chat, rename
+
+
+def rename(param: str) -> str | None:
+    """Chat paths in this API's words: the one message is the ``prompt``."""
+    if param == "messages" or param.startswith("messages["):
+        return "prompt"
+    return "max_tokens" if param == "max_completion_tokens" else None
 
 
 def _prompt(prompt: str | list[Any] | None) -> str:

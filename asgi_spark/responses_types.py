@@ -197,7 +197,7 @@ class Response(msgspec.Struct, kw_only=True):
     tools: list[dict[str, Any]] = msgspec.field(default_factory=list)
     top_p: float | None = None
     truncation: str = "disabled"
-    usage: ResponseUsage | None = None
+    usage: ResponseUsage | msgspec.UnsetType = msgspec.UNSET  # the schema has no null
     user: str | msgspec.UnsetType = msgspec.UNSET
     metadata: dict[str, str] = msgspec.field(default_factory=dict)
 

@@ -22,7 +22,8 @@ API:
 * The fixture ``openapi`` (``tests/conftest.py``, session scope) returns this module.
 
 Schemas the project validates against: ``CreateChatCompletionResponse``,
-``CreateChatCompletionStreamResponse``, ``ErrorResponse``, ``ListModelsResponse``, ``Model``.
+``CreateChatCompletionStreamResponse``, ``CreateCompletionResponse``, ``ErrorResponse``,
+``ListModelsResponse``, ``Model``, ``Response`` and ``ResponseStreamEvent`` (the Responses API).
 
 Where the document comes from: ``$ASGI_SPARK_OPENAPI`` if set, else
 ``<repo>/../shared/reference/openai-openapi.yaml``, else (a clone outside this workspace) the
@@ -53,7 +54,16 @@ from jsonschema.exceptions import best_match
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-__all__ = ["DOCUMENT_URI", "errors", "load", "path", "sse_data", "validate", "validate_json"]
+__all__ = [
+    "DOCUMENT_URI",
+    "errors",
+    "load",
+    "path",
+    "sse_data",
+    "validate",
+    "validate_json",
+    "validate_response_event",
+]
 
 ENV_VAR = "ASGI_SPARK_OPENAPI"
 DOCUMENT_URI = "urn:openai-openapi"
@@ -148,6 +158,37 @@ def validate(schema_name: str, instance: object) -> None:
             + f"instance: {shown}",
             pytrace=False,
         )
+
+
+#: The schema of each Responses stream event type (``ResponseStreamEvent`` is their union, whose
+#: failure messages say only "not valid under any of the given schemas").
+RESPONSE_EVENT_SCHEMAS = {
+    "response.created": "ResponseCreatedEvent",
+    "response.in_progress": "ResponseInProgressEvent",
+    "response.completed": "ResponseCompletedEvent",
+    "response.incomplete": "ResponseIncompleteEvent",
+    "response.failed": "ResponseFailedEvent",
+    "response.output_item.added": "ResponseOutputItemAddedEvent",
+    "response.output_item.done": "ResponseOutputItemDoneEvent",
+    "response.content_part.added": "ResponseContentPartAddedEvent",
+    "response.content_part.done": "ResponseContentPartDoneEvent",
+    "response.output_text.delta": "ResponseTextDeltaEvent",
+    "response.output_text.done": "ResponseTextDoneEvent",
+    "response.reasoning_text.delta": "ResponseReasoningTextDeltaEvent",
+    "response.reasoning_text.done": "ResponseReasoningTextDoneEvent",
+    "response.function_call_arguments.delta": "ResponseFunctionCallArgumentsDeltaEvent",
+    "response.function_call_arguments.done": "ResponseFunctionCallArgumentsDoneEvent",
+    "error": "ResponseErrorEvent",
+}
+
+
+def validate_response_event(instance: dict[str, Any]) -> None:
+    """Validate a Responses stream event against its own schema, then the union."""
+    kind = instance.get("type")
+    if kind not in RESPONSE_EVENT_SCHEMAS:
+        pytest.fail(f"not a Responses stream event type: {kind!r}", pytrace=False)
+    validate(RESPONSE_EVENT_SCHEMAS[str(kind)], instance)
+    validate("ResponseStreamEvent", instance)
 
 
 def validate_json(schema_name: str, data: bytes | str) -> Any:

@@ -21,9 +21,12 @@ import yaml
 ROOTS = (
     "CreateChatCompletionResponse",
     "CreateChatCompletionStreamResponse",
+    "CreateCompletionResponse",
     "ErrorResponse",
     "ListModelsResponse",
     "Model",
+    "Response",
+    "ResponseStreamEvent",
 )
 HERE = Path(__file__).resolve().parent
 DEFAULT_SOURCE = HERE.parents[2] / "shared/reference/openai-openapi.yaml"
