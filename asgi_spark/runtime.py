@@ -27,6 +27,7 @@ from .policies.fallback import fallback
 from .policies.limit import limit
 from .policies.retry import Backoff, retry
 from .policies.stop import stop
+from .policies.structured import structured
 
 
 class Runtime:
@@ -128,7 +129,11 @@ def _compose_models(
     calls: dict[str, CallNext] = {}
     for model_id, adapter in adapters.items():
         fallbacks = adapter.entry.fallbacks
-        outer: list[Policy] = list(EMULATIONS)
+        entry = adapter.entry
+        outer: list[Policy] = [
+            structured(functions=adapter.supports_functions, retries=entry.structured_retries),
+            *EMULATIONS,
+        ]
         if fallbacks:
             outer.append(fallback(fallbacks, candidates.__getitem__))
         calls[model_id] = compose(outer, candidates[model_id])

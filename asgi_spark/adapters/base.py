@@ -68,6 +68,11 @@ class Adapter(ABC):
         any I/O may be raised directly as :class:`~asgi_spark.errors.GatewayError`.
         """
 
+    @property
+    def supports_functions(self) -> bool:
+        """Whether the model calls functions (decides how structured output is emulated)."""
+        return True
+
     def ignored_params(self, request: ChatCompletionRequest) -> tuple[str, ...]:
         """The fields of ``request`` this model accepts but cannot honour (named to the client
         in the ``x-asgi-spark-ignored-params`` header); none by default."""
