@@ -44,11 +44,13 @@ class Started:
 @dataclass(frozen=True, slots=True)
 class ContentDelta:
     text: str
+    choice: int = 0  # which of the request's n answers (0 unless n > 1)
 
 
 @dataclass(frozen=True, slots=True)
 class ReasoningDelta:
     text: str
+    choice: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,7 @@ class ToolCall:
     id: str
     name: str
     arguments: str
+    choice: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +69,13 @@ class Citation:
     index: int
     url: str
     title: str
+    choice: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class Finish:
     reason: FinishReason
+    choice: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +193,7 @@ class Batch:
     reasoning, tool calls), the finish, the usage, the failure."""
 
     started: str | None = None
+    choice: int = 0  # a batch holds the events of one answer (n > 1: several batches)
     content: str | None = None
     reasoning: str | None = None
     tool_calls: list[ToolCall] = field(default_factory=list)
@@ -214,16 +220,21 @@ def fold(batch: list[Event]) -> Batch:
     for event in batch:
         if isinstance(event, ContentDelta):
             out.content = event.text if out.content is None else out.content + event.text
+            out.choice = event.choice
         elif isinstance(event, ReasoningDelta):
             out.reasoning = event.text if out.reasoning is None else out.reasoning + event.text
+            out.choice = event.choice
         elif isinstance(event, ToolCall):
             out.tool_calls.append(event)
+            out.choice = event.choice
         elif isinstance(event, Citation):
             out.citations.append(event)
+            out.choice = event.choice
         elif isinstance(event, Started):
             out.started = event.response_id
         elif isinstance(event, Finish):
             out.finish = event.reason
+            out.choice = event.choice
         elif isinstance(event, Usage):
             out.usage = event
         else:

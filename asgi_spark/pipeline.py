@@ -48,6 +48,8 @@ class RequestContext:
     started: float = field(default_factory=time.monotonic)
     #: Set by the writer when ``Started`` reaches it; from then on nothing may be retried.
     committed: bool = False
+    #: How many answers the client gets (``n``); the writers end after this many finish.
+    choices: int = 1
     #: The model whose answer the client gets (a fallback may change it).
     answered_by: str | None = None
     attempts: int = 0

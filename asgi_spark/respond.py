@@ -57,6 +57,7 @@ class _Writer:
         self.context = context
         self.state = WriterState.PENDING
         self.tally = Tally(stream=stream)
+        self._finished = 0
         self.created = int(time.time())
 
     def outcome(self) -> Outcome:
@@ -78,6 +79,12 @@ class _Writer:
         await send_error(self._send, error, self.headers())
         self.state = WriterState.CLOSED
         return self.outcome()
+
+    def _ends(self, batch: Batch) -> bool:
+        """Whether ``batch`` ends the answer: a failure, or the last choice's finish."""
+        if batch.finish is not None:
+            self._finished += 1
+        return batch.failure is not None or self._finished >= self.context.choices
 
     @property
     def model(self) -> str:
@@ -109,10 +116,8 @@ class SSEWriter(_Writer):
                     await self._open()
                 data = encoder.encode_batch(batch)
                 if data:
-                    await self._send(
-                        {"type": "http.response.body", "body": data, "more_body": True}
-                    )
-                if _ends(batch):
+                    await self._body(data)
+                if self._ends(batch):
                     finished = batch.failure is None
                     self.tally.error = batch.failure
                     break
@@ -163,7 +168,7 @@ class JSONWriter(_Writer):
                     raise batch.failure
                 if aggregator is not None:
                     aggregator.add(batch)
-                if _ends(batch):
+                if self._ends(batch):
                     break
             if aggregator is None:
                 raise InternalError("the upstream adapter ended without an answer")
@@ -174,10 +179,6 @@ class JSONWriter(_Writer):
         await send_json(self._send, 200, encode_completion(completion), self.headers())
         self.state = WriterState.CLOSED
         return self.outcome()
-
-
-def _ends(batch: Batch) -> bool:
-    return batch.finish is not None or batch.failure is not None
 
 
 def as_gateway_error(exc: Exception) -> GatewayError:

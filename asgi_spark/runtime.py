@@ -23,6 +23,7 @@ from .errors import ModelNotFoundError
 from .limits import Limiter
 from .limits.memory import MemoryLimiter
 from .pipeline import CallNext, Policy, adapter_call, compose
+from .policies.choices import choices
 from .policies.fallback import fallback
 from .policies.limit import limit
 from .policies.retry import Backoff, retry
@@ -106,7 +107,7 @@ def _compose_models(
     config: GatewayConfig, adapters: Mapping[str, Adapter], limiter: Limiter
 ) -> dict[str, CallNext]:
     """Each model's call: the emulations (stop, ...), then ``fallback(candidates)`` around its
-    own ``limit(retry(adapter))``;
+    own ``limit(choices(retry(adapter)))``;
     every candidate keeps its own limit and retries (a fallback's fallbacks are not followed,
     so chains cannot loop)."""
     candidates: dict[str, CallNext] = {}
@@ -115,6 +116,7 @@ def _compose_models(
         layers: list[Policy] = []
         if entry.max_concurrency is not None or entry.limit_group is not None:
             layers.append(limit(limiter, entry.limit_key, queue_timeout=entry.queue_timeout))
+        layers.append(choices(entry.max_n))
         if entry.retry.enabled and entry.retry.max_retries > 0:
             r = entry.retry
             backoff = Backoff(

@@ -136,6 +136,9 @@ class ModelEntry(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         bool,
         Meta(description="refuse request fields the model would ignore, instead of ignoring them"),
     ] = False
+    max_n: Annotated[
+        int, Meta(ge=1, le=16, description="the largest n (answers per request) accepted")
+    ] = 4
     structured_retries: Annotated[
         int,
         Meta(ge=0, le=5, description="re-asks when an answer does not fit response_format"),

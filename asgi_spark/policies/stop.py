@@ -21,6 +21,7 @@ import msgspec
 from ..errors import InvalidRequestError
 from ..events import ContentDelta, Event, Failed, Finish
 from ..pipeline import Call, CallNext, Source
+from .choices import single_choice_only
 
 MAX_STOP_SEQUENCES: Final = 4
 
@@ -87,6 +88,7 @@ async def stop(call: Call, call_next: CallNext) -> Source:
             async for batch in source:
                 yield batch
         return
+    single_choice_only(call.body, "stop")
     body = msgspec.structs.replace(call.body, stop=None)
     async with aclosing(call_next(Call(body, call.model, call.context))) as source:
         async for out in _cut(source, StopScanner(stops)):

@@ -38,6 +38,7 @@ from ..events import ContentDelta, Event, Failed, Finish, Started, ToolCall, Usa
 from ..openai_types import ChatCompletionRequest, ChatMessage, FunctionSpec, ToolSpec
 from ..pipeline import Call, CallNext, Policy, Source
 from ..schema_validate import SchemaError, first_error
+from .choices import single_choice_only
 
 Kind = Literal["tool", "json_function", "json_text"]
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
@@ -199,6 +200,7 @@ def structured(*, functions: bool, retries: int) -> Policy:
                 async for batch in source:
                     yield batch
             return
+        single_choice_only(call.body, "tool_choice" if chosen.kind == "tool" else "response_format")
         upstream = Call(chosen.body, call.model, call.context)
         problem = ""
         for _ in range(retries + 1):

@@ -7,7 +7,7 @@
   in the ``x-asgi-spark-ignored-params`` response header and the log line; a model with
   ``"strict_params": true`` refuses them like the others.
 
-Fields emulated by the gateway's policies (``stop``, ``response_format``, forced
+Fields emulated by the gateway's policies (``n``, ``stop``, ``response_format``, forced
 ``tool_choice``) are taken out of the request before it reaches the adapter; if one
 arrives here anyway it is refused.  The README's lists are tested against these tables.
 """
@@ -63,12 +63,8 @@ REFUSED: Final[tuple[Unsupported, ...]] = (
         "use extra_body={'spark': {'web_search': ...}} for Spark's web search",
         lambda r, v: r.web_search_options is not None,
     ),
-    Unsupported(
-        "n",
-        "Spark returns one choice per request; send n=1 or omit it",
-        lambda r, v: r.n is not None and r.n != 1,
-    ),
     # Emulated by policies (see the module docstring); refused if one reaches the adapter.
+    Unsupported("n", _EMULATED, lambda r, v: r.n is not None and r.n != 1),
     Unsupported("stop", _EMULATED, lambda r, v: bool(r.stop)),
     Unsupported(
         "response_format",
@@ -111,7 +107,7 @@ IGNORABLE: Final[tuple[Unsupported, ...]] = (
 )
 
 #: Emulated by the gateway's policies before the adapter (see the module docstring).
-EMULATED: Final = ("stop", "response_format", "tool_choice", "function_call")
+EMULATED: Final = ("n", "stop", "response_format", "tool_choice", "function_call")
 
 #: Accepted and honoured as far as Spark can: never named as ignored.
 ACCEPTED: Final = ("parallel_tool_calls",)
