@@ -16,7 +16,9 @@ Each writer owns ``send`` for one request and moves PENDING → OPEN → CLOSED:
 * CLOSED: the response is complete; nothing more may be sent.
 
 :meth:`write` consumes a source and returns the frozen :class:`~asgi_spark.outcome.Outcome`;
+:meth:`fail` answers a request refused before there is a source (a bad body, an unknown model);
 :meth:`outcome` gives it at any time (for a request cancelled because the client went away).
+Every response a writer sends carries the request's id in ``X-Request-ID``.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from .pipeline import RequestContext, Source
 logger = logging.getLogger("asgi_spark")
 
 _JSON: Final = (b"content-type", b"application/json")
+REQUEST_ID_HEADER: Final = b"x-request-id"
 
 
 class WriterState(Enum):
@@ -55,7 +58,14 @@ class _Writer:
         self.context = context
         self.state = WriterState.PENDING
         self.tally = Tally(stream=stream)
+        if context.messages is not None:
+            self.tally.text = []  # the access log includes content
         self.created = int(time.time())
+
+    @property
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """Headers every response of this request carries."""
+        return [(REQUEST_ID_HEADER, self.context.request_id.encode("ascii"))]
 
     def outcome(self) -> Outcome:
         """The outcome so far; a writer that did not close was cancelled."""
@@ -66,9 +76,15 @@ class _Writer:
         self.context.committed = True
         self.tally.first_byte = time.monotonic()
 
+    async def fail(self, error: GatewayError) -> Outcome:
+        """Answer with ``error`` (nothing may have been sent yet)."""
+        if self.state is not WriterState.PENDING:
+            raise RuntimeError(f"cannot fail a request whose writer is {self.state.value}")
+        return await self._fail_pending(error)
+
     async def _fail_pending(self, error: GatewayError) -> Outcome:
         self.tally.error, self.tally.status = error, error.status
-        await send_error(self._send, error)
+        await send_error(self._send, error, self.headers)
         self.state = WriterState.CLOSED
         return self.outcome()
 
@@ -128,7 +144,7 @@ class SSEWriter(_Writer):
         self._commit()
         self.tally.status = 200
         await self._send(
-            {"type": "http.response.start", "status": 200, "headers": list(sse.HEADERS)}
+            {"type": "http.response.start", "status": 200, "headers": [*sse.HEADERS, *self.headers]}
         )
         self.state = WriterState.OPEN
 
@@ -160,7 +176,7 @@ class JSONWriter(_Writer):
         except Exception as exc:
             return await self._fail_pending(as_gateway_error(exc))
         self.tally.status = 200
-        await send_json(self._send, 200, encode_completion(completion))
+        await send_json(self._send, 200, encode_completion(completion), self.headers)
         self.state = WriterState.CLOSED
         return self.outcome()
 
@@ -191,12 +207,22 @@ async def send_json(
     await send({"type": "http.response.body", "body": body})
 
 
-async def send_error(send: Send, error: GatewayError) -> None:
+async def send_error(
+    send: Send, error: GatewayError, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
     """The OpenAI error body of ``error`` with its status (and ``Retry-After`` when known)."""
-    headers = []
+    headers = list(extra or ())
     if error.retry_after is not None:
         headers.append((b"retry-after", str(max(1, math.ceil(error.retry_after))).encode()))
     await send_json(send, error.status, error_body(error), headers)
 
 
-__all__ = ["JSONWriter", "SSEWriter", "WriterState", "as_gateway_error", "send_error", "send_json"]
+__all__ = [
+    "REQUEST_ID_HEADER",
+    "JSONWriter",
+    "SSEWriter",
+    "WriterState",
+    "as_gateway_error",
+    "send_error",
+    "send_json",
+]

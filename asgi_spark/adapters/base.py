@@ -68,6 +68,11 @@ class Adapter(ABC):
         any I/O may be raised directly as :class:`~asgi_spark.errors.GatewayError`.
         """
 
+    def ignored_params(self, request: ChatCompletionRequest) -> tuple[str, ...]:
+        """Names of the parameters of ``request`` this model accepts but ignores (they go to
+        the access log); none by default."""
+        return ()
+
     def describe(self) -> dict[str, str]:
         """What ``check-config`` prints for this model.  Never include secrets."""
         return {

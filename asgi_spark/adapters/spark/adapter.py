@@ -21,6 +21,7 @@ from ..base import Exchange, TextFrame, WebSocketAdapter, body_message
 from . import codes
 from .auth import sign_url
 from .frames import encode_request
+from .params import IGNORED
 from .request import Target, build_request
 from .settings import SparkConfig, SparkSettings
 from .translate import Translator
@@ -60,6 +61,9 @@ class SparkAdapter(WebSocketAdapter[Translator]):
             "api_key": s.api_key.masked(),
             "api_secret": s.api_secret.masked(),
         }
+
+    def ignored_params(self, request: ChatCompletionRequest) -> tuple[str, ...]:
+        return tuple(name for name in IGNORED if getattr(request, name, None) is not None)
 
     def build_url(self) -> str:
         s = self.settings
