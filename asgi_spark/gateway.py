@@ -167,13 +167,13 @@ class Gateway:
         return self._prepared[0] if self._prepared is not None else None
 
     @contextlib.asynccontextmanager
-    async def _use(self) -> AsyncIterator[Runtime]:
+    async def _use(self, *, stream: bool = False) -> AsyncIterator[Runtime]:
         if self._runtime is None:
             await self.startup()
         runtime = self._runtime
         if runtime is None or self.state is GatewayState.CLOSED:
             raise GatewayClosedError("the gateway is closed")
-        async with runtime.use():
+        async with runtime.use(stream=stream):
             yield runtime
 
     # ------------------------------------------------------------------------------- ASGI
@@ -228,7 +228,7 @@ class Gateway:
             context.request_id = client_request_id(scope) or context.request_id
             request = _decode_request(await _read_body(receive))
             context.requested_model = request.model
-            async with self._use() as runtime:
+            async with self._use(stream=bool(request.stream)) as runtime:
                 call_model = runtime.route(request.model)
                 context.ignored_params = runtime.adapters[request.model].ignored_params(request)
                 if runtime.config.access_log.include_content:

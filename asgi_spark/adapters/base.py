@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Generic, TypeVar
 
@@ -38,6 +38,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from ..config.schema import ModelEntry, mask_url_password
 from ..errors import GatewayError, UpstreamClosedError, UpstreamError, UpstreamUnavailableError
 from ..events import Event, Failed
+from ..gauges import Reading
 from ..openai_types import ChatCompletionRequest
 from .connector import Connector, DirectConnector, Proxy, Timeouts, receive
 from .handshake import body_message, refusal_error
@@ -98,6 +99,11 @@ class Adapter(ABC):
         proxy = self.entry.proxy
         shown = "none" if proxy is None else mask_url_password(proxy)
         return {"timeouts": slots, "proxy": shown}
+
+    def readings(self) -> Iterable[Reading]:
+        """This model's state now, for the metrics (a pool's connections); none by default.
+        The runtime adds the ``model`` label."""
+        return ()
 
     async def aclose(self) -> None:
         """Release shared resources (none by default)."""
