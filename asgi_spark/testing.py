@@ -28,22 +28,16 @@ user message to inject a fault into that one request.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
-from collections.abc import Callable, Coroutine, Iterator, Mapping
-from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
 if TYPE_CHECKING:
-    import uvicorn
-
+    from .background import BackgroundLoop
     from .gateway import Gateway
     from .simulator import Faults, SparkSimulator
-
-T = TypeVar("T")
 
 APP_ID: Final = "testing-app"
 API_KEY: Final = "testing-key"
@@ -59,7 +53,6 @@ DEFAULT_MODELS: Final[Mapping[str, str]] = {
     "spark-x1": "x1",
     "spark-image": "image",
 }
-_START_TIMEOUT: Final = 30.0
 
 
 def directive(**faults: Any) -> str:
@@ -81,26 +74,6 @@ def directive(**faults: Any) -> str:
     return f"[spark:{','.join(parts)}]"
 
 
-class _Loop:
-    """An event loop on a daemon thread; :meth:`call` runs a coroutine there and waits."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self.loop.run_forever, name="asgi-spark-testing", daemon=True
-        )
-        self._thread.start()
-
-    def call(self, factory: Callable[[], Coroutine[Any, Any, T]], timeout: float = 30) -> T:
-        future: Future[T] = asyncio.run_coroutine_threadsafe(factory(), self.loop)
-        return future.result(timeout=timeout)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=_START_TIMEOUT)
-        self.loop.close()
-
-
 class SimulatorHandle:
     """The running simulator, as the ``spark_simulator`` fixture gives it."""
 
@@ -108,7 +81,7 @@ class SimulatorHandle:
     api_key: Final = API_KEY
     api_secret: Final = API_SECRET
 
-    def __init__(self, simulator: SparkSimulator, loop: _Loop) -> None:
+    def __init__(self, simulator: SparkSimulator, loop: BackgroundLoop) -> None:
         self.simulator = simulator
         self._loop = loop
 
@@ -183,14 +156,16 @@ def _entries(simulator: SimulatorHandle, models: Mapping[str, Any]) -> list[dict
 
 
 @pytest.fixture(scope="session")
-def _asgi_spark_loop() -> Iterator[_Loop]:
-    loop = _Loop()
+def _asgi_spark_loop() -> Iterator[BackgroundLoop]:
+    from .background import BackgroundLoop
+
+    loop = BackgroundLoop("asgi-spark-testing")
     yield loop
     loop.close()
 
 
 @pytest.fixture(scope="session")
-def _asgi_spark_simulator(_asgi_spark_loop: _Loop) -> Iterator[SimulatorHandle]:
+def _asgi_spark_simulator(_asgi_spark_loop: BackgroundLoop) -> Iterator[SimulatorHandle]:
     from .simulator import SparkSimulator
 
     sim = SparkSimulator(
@@ -217,50 +192,17 @@ def spark_simulator(_asgi_spark_simulator: SimulatorHandle) -> Iterator[Simulato
 
 @pytest.fixture(scope="session")
 def _asgi_spark_gateway(
-    _asgi_spark_loop: _Loop, _asgi_spark_simulator: SimulatorHandle, spark_models: Mapping[str, Any]
+    _asgi_spark_loop: BackgroundLoop,
+    _asgi_spark_simulator: SimulatorHandle,
+    spark_models: Mapping[str, Any],
 ) -> Iterator[GatewayHandle]:
-    import socket
-
-    import uvicorn
-
+    from .background import BackgroundServer
     from .gateway import create_app
 
     gateway = create_app(_entries(_asgi_spark_simulator, spark_models))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    server: uvicorn.Server | None = None
-
-    async def start() -> asyncio.Task[None]:
-        nonlocal server
-        started: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-
-        async def app(scope: Any, receive: Any, send: Any) -> None:
-            async def watch(message: Any) -> None:
-                if message["type"].startswith("lifespan.startup") and not started.done():
-                    started.set_result(message.get("message", ""))
-                await send(message)
-
-            await gateway(scope, receive, watch if scope["type"] == "lifespan" else send)
-
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-        task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
-        waiting: list[asyncio.Future[Any]] = [started, task]
-        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-        if task.done() or started.result():
-            raise RuntimeError(f"the gateway did not start: {started.result()}")
-        return task
-
-    task = _asgi_spark_loop.call(start)
-    yield GatewayHandle(gateway, f"http://127.0.0.1:{sock.getsockname()[1]}")
-    assert server is not None
-    server.should_exit = True
-    _asgi_spark_loop.call(lambda: asyncio.wait_for(_wait(task), _START_TIMEOUT))
-    sock.close()
-
-
-async def _wait(task: asyncio.Task[None]) -> None:
-    await task
+    server = BackgroundServer(gateway, _asgi_spark_loop).start()
+    yield GatewayHandle(gateway, server.url)
+    server.stop()
 
 
 @pytest.fixture
