@@ -1,10 +1,14 @@
 """The ``asgi-spark`` command line: one argparse app with a subcommand per tool.
 
-* ``asgi-spark serve`` runs the gateway with uvicorn (demo mode without a configuration);
+* ``asgi-spark serve`` runs the gateway with uvicorn (demo mode without a configuration),
+  :mod:`.serve`;
 * ``asgi-spark check-config PATH`` validates a configuration and prints its models, secrets
   masked;
 * ``asgi-spark schema`` prints the JSON Schema of a configuration file (for editors);
-* ``asgi-spark simulator`` runs the Spark simulator until Ctrl-C or SIGTERM.
+* ``asgi-spark simulator`` runs the Spark simulator until Ctrl-C or SIGTERM;
+* ``asgi-spark ask "prompt"`` streams one answer from a gateway (the demo without
+  ``--base-url``), :mod:`.ask`;
+* ``asgi-spark --version``.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ import os
 import signal
 import sys
 
+from . import __version__
 from .adapters.spark.versions import versions
+from .ask import add_parser as add_ask_parser
 from .config import (
     DEFAULT_HOST,
     DEFAULT_LOG_LEVEL,
@@ -36,7 +42,8 @@ from .simulator.handshake import MAX_CLOCK_SKEW
 from .simulator.server import DEFAULT_IDLE_TIMEOUT
 from .simulator.strictness import lenient_lines
 
-DEFAULT_SIMULATOR_PORT = 8765
+#: Not the gateway's 8765, so both run side by side with their defaults.
+DEFAULT_SIMULATOR_PORT = 8766
 
 
 def _simulator_epilog() -> str:
@@ -86,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="asgi-spark",
         description="An OpenAI-compatible gateway for iFlytek Spark, and its Spark simulator.",
     )
+    parser.add_argument("--version", action="version", version=f"asgi-spark {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     sim = commands.add_parser(
@@ -200,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     schema.set_defaults(handler=_run_schema)
+    add_ask_parser(commands)
     return parser
 
 
