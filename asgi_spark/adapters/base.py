@@ -31,6 +31,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Generic, TypeVar
+from urllib.parse import urlsplit
 
 import msgspec
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
@@ -221,9 +222,17 @@ class WebSocketAdapter(Adapter, Generic[StateT]):
         exchange = self.convert_request(request)
         timeouts = self.timeouts()
         deadline = None if timeouts.total is None else time.monotonic() + timeouts.total
-        connection = self.connector.connect(
-            self.build_url(), timeouts, proxy=self.proxy(), refusal=self.handshake_error
-        )
+        url = self.build_url()
+        where = urlsplit(url)  # the host and path may be named; the (signed) query never
+
+        def refusal(status: int, body: bytes) -> GatewayError:
+            error = self.handshake_error(status, body)
+            if status == 404 and where.path not in error.message:
+                error.message = f"{error.message}; the path tried was {where.path!r}"
+                error.args = (error.message,)
+            return error
+
+        connection = self.connector.connect(url, timeouts, proxy=self.proxy(), refusal=refusal)
         try:
             async with connection as ws:
                 try:
@@ -245,11 +254,9 @@ class WebSocketAdapter(Adapter, Generic[StateT]):
         except GatewayError as exc:
             yield [Failed(exc)]
         except OSError as exc:
-            yield [
-                Failed(
-                    UpstreamUnavailableError(f"cannot reach upstream: {_describe_os_error(exc)}")
-                )
-            ]
+            host = f"{where.hostname}:{where.port or (443 if where.scheme == 'wss' else 80)}"
+            message = f"cannot reach upstream {host}: {_describe_os_error(exc)}"
+            yield [Failed(UpstreamUnavailableError(message))]
         except InvalidHandshake as exc:
             # The exception text may quote the signed URL: report only its kind.
             yield [
