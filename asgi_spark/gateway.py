@@ -230,7 +230,6 @@ class Gateway:
             context.requested_model = request.model
             async with self._use(stream=bool(request.stream)) as runtime:
                 call_model = runtime.route(request.model)
-                context.ignored_params = runtime.adapters[request.model].ignored_params(request)
                 if runtime.config.access_log.include_content:
                     context.messages = message_texts(request)
                 options = request.stream_options

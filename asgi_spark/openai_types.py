@@ -82,6 +82,8 @@ class ChatCompletionRequest(msgspec.Struct, kw_only=True):
     service_tier: str | None = None
     store: bool | None = None
     metadata: dict[str, Any] | None = None
+    #: Spark's own options (``extra_body={"spark": {...}}``), see adapters/spark/options.py.
+    spark: Any = None
     web_search_options: dict[str, Any] | None = None
 
 

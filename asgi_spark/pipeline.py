@@ -132,6 +132,7 @@ def adapter_call(adapter: Adapter) -> CallNext:
         contract = EventContract(adapter.name or type(adapter).__name__)
         request.context.attempts += 1
         request.context.answered_by = request.model
+        request.context.ignored_params = adapter.ignored_params(request.body)
         try:
             async with aclosing(adapter.stream(request.body)) as events:
                 async for batch in events:

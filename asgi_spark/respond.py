@@ -42,6 +42,8 @@ logger = logging.getLogger("asgi_spark")
 
 _JSON: Final = (b"content-type", b"application/json")
 REQUEST_ID_HEADER: Final = b"x-request-id"
+#: Names the request fields the model accepted but could not honour, comma-separated.
+IGNORED_HEADER: Final = b"x-asgi-spark-ignored-params"
 
 
 class WriterState(Enum):
@@ -62,15 +64,19 @@ class _Writer:
             self.tally.text = []  # the access log includes content
         self.created = int(time.time())
 
-    @property
-    def headers(self) -> list[tuple[bytes, bytes]]:
-        """Headers every response of this request carries."""
-        return [(REQUEST_ID_HEADER, self.context.request_id.encode("ascii"))]
-
     def outcome(self) -> Outcome:
         """The outcome so far; a writer that did not close was cancelled."""
         self.tally.cancelled = self.state is not WriterState.CLOSED
         return self.tally.outcome(self.context, time.monotonic())
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """Response headers from the request's context (sent with the status): its id, and
+        the parameters it ignored."""
+        headers = [(REQUEST_ID_HEADER, self.context.request_id.encode("ascii"))]
+        ignored = self.context.ignored_params
+        if ignored:
+            headers.append((IGNORED_HEADER, ", ".join(ignored).encode()))
+        return headers
 
     def _commit(self) -> None:
         self.context.committed = True
@@ -84,7 +90,7 @@ class _Writer:
 
     async def _fail_pending(self, error: GatewayError) -> Outcome:
         self.tally.error, self.tally.status = error, error.status
-        await send_error(self._send, error, self.headers)
+        await send_error(self._send, error, self.headers())
         self.state = WriterState.CLOSED
         return self.outcome()
 
@@ -144,7 +150,11 @@ class SSEWriter(_Writer):
         self._commit()
         self.tally.status = 200
         await self._send(
-            {"type": "http.response.start", "status": 200, "headers": [*sse.HEADERS, *self.headers]}
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [*sse.HEADERS, *self.headers()],
+            }
         )
         self.state = WriterState.OPEN
 
@@ -176,7 +186,7 @@ class JSONWriter(_Writer):
         except Exception as exc:
             return await self._fail_pending(as_gateway_error(exc))
         self.tally.status = 200
-        await send_json(self._send, 200, encode_completion(completion), self.headers)
+        await send_json(self._send, 200, encode_completion(completion), self.headers())
         self.state = WriterState.CLOSED
         return self.outcome()
 
@@ -208,10 +218,10 @@ async def send_json(
 
 
 async def send_error(
-    send: Send, error: GatewayError, extra: list[tuple[bytes, bytes]] | None = None
+    send: Send, error: GatewayError, headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
     """The OpenAI error body of ``error`` with its status (and ``Retry-After`` when known)."""
-    headers = list(extra or ())
+    headers = list(headers or ())
     if error.retry_after is not None:
         headers.append((b"retry-after", str(max(1, math.ceil(error.retry_after))).encode()))
     await send_json(send, error.status, error_body(error), headers)

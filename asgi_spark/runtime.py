@@ -28,6 +28,8 @@ from .pipeline import CallNext, Policy, adapter_call, compose
 from .policies.fallback import fallback
 from .policies.limit import limit
 from .policies.retry import Backoff, retry
+from .policies.stop import stop
+from .policies.structured import structured
 
 
 class Runtime:
@@ -129,7 +131,8 @@ RuntimeFactory = Callable[[], Awaitable[Runtime]]
 def _compose_models(
     config: GatewayConfig, adapters: Mapping[str, Adapter], limiter: Limiter
 ) -> dict[str, CallNext]:
-    """Each model's call: ``fallback(candidates)`` around its own ``limit(retry(adapter))``;
+    """Each model's call: the emulations (stop, ...), then ``fallback(candidates)`` around its
+    own ``limit(retry(adapter))``;
     every candidate keeps its own limit and retries (a fallback's fallbacks are not followed,
     so chains cannot loop)."""
     candidates: dict[str, CallNext] = {}
@@ -152,12 +155,20 @@ def _compose_models(
     calls: dict[str, CallNext] = {}
     for model_id, adapter in adapters.items():
         fallbacks = adapter.entry.fallbacks
-        calls[model_id] = (
-            compose([fallback(fallbacks, candidates.__getitem__)], candidates[model_id])
-            if fallbacks
-            else candidates[model_id]
-        )
+        entry = adapter.entry
+        outer: list[Policy] = [
+            structured(functions=adapter.supports_functions, retries=entry.structured_retries),
+            *EMULATIONS,
+        ]
+        if fallbacks:
+            outer.append(fallback(fallbacks, candidates.__getitem__))
+        calls[model_id] = compose(outer, candidates[model_id])
     return calls
+
+
+#: The policies that emulate what Spark lacks, outermost first; each passes a request that does
+#: not use it straight through.
+EMULATIONS: tuple[Policy, ...] = (stop,)
 
 
 async def build_runtime(

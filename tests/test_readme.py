@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from asgi_spark.adapters.spark.params import IGNORED, UNSUPPORTED
+from asgi_spark.adapters.spark.params import ACCEPTED, EMULATED, IGNORABLE, REFUSED
 from asgi_spark.adapters.spark.versions import versions
 from asgi_spark.simulator.faults import FAULT_NAMES
 
@@ -18,17 +18,18 @@ def _row(prefix: str) -> str:
     return rows[0]
 
 
-def test_the_unsupported_parameter_list_names_exactly_the_refused_ones() -> None:
-    row = _row("| a parameter Spark cannot honour (")
+def test_the_refused_parameter_list_names_exactly_the_refused_ones() -> None:
+    row = _row("| a parameter that would change the shape of the answer (")
     cause = row.split("|")[1]
-    named = set(re.findall(r"`([a-z_]+)`", cause))
-    assert named == {u.param for u in UNSUPPORTED}
+    named = set(re.findall(r"`([a-z_]+)`", cause)) - {"strict_params"}
+    assert named == {u.param for u in REFUSED} - set(EMULATED)
 
 
-def test_the_ignored_parameter_list_names_exactly_the_ignored_ones() -> None:
-    sentence = README[README.index("is never used as Spark's `top_k`.") :]
-    sentence = sentence[: sentence.index("accepted and ignored")]
-    assert set(re.findall(r"`([a-z_]+)`", sentence)) - {"top_k"} == set(IGNORED)
+def test_the_ignored_parameter_list_names_exactly_the_ignorable_ones() -> None:
+    sentence = README[README.index("- Hints Spark has no equivalent for") :]
+    sentence = sentence[: sentence.index("The response names")]
+    assert set(re.findall(r"`([a-z_]+)`", sentence)) == {u.param for u in IGNORABLE}
+    assert set(ACCEPTED) <= set(re.findall(r"`([a-z_]+)`", README))
 
 
 def test_the_fault_table_lists_every_fault() -> None:

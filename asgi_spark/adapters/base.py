@@ -70,9 +70,14 @@ class Adapter(ABC):
         any I/O may be raised directly as :class:`~asgi_spark.errors.GatewayError`.
         """
 
+    @property
+    def supports_functions(self) -> bool:
+        """Whether the model calls functions (decides how structured output is emulated)."""
+        return True
+
     def ignored_params(self, request: ChatCompletionRequest) -> tuple[str, ...]:
-        """Names of the parameters of ``request`` this model accepts but ignores (they go to
-        the access log); none by default."""
+        """The fields of ``request`` this model accepts but cannot honour (named to the client
+        in the ``x-asgi-spark-ignored-params`` header and in the access log); none by default."""
         return ()
 
     def describe(self) -> dict[str, str]:

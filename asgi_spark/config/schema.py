@@ -132,6 +132,14 @@ class ModelEntry(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         Any, Meta(description="the adapter's settings", extra_json_schema={"type": "object"})
     ] = msgspec.field(default_factory=dict)
     retry: RetrySettings = msgspec.field(default_factory=RetrySettings)
+    strict_params: Annotated[
+        bool,
+        Meta(description="refuse request fields the model would ignore, instead of ignoring them"),
+    ] = False
+    structured_retries: Annotated[
+        int,
+        Meta(ge=0, le=5, description="re-asks when an answer does not fit response_format"),
+    ] = 1
     fallbacks: Annotated[
         list[Annotated[str, Meta(min_length=1)]],
         Meta(description="ids of models to try, in order, when this one fails retryably"),

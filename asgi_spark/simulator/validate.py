@@ -54,8 +54,6 @@ MAX_UID_LENGTH: Final = 32
 TOP_K_RANGE: Final = (1, 6)
 ROLES: Final = ("system", "user", "assistant")
 CONTENT_TYPES: Final = ("text", "image")
-#: Versions that take ``parameter.chat.tools`` (web search): Pro, Max and Ultra (spec 2.3).
-WEB_SEARCH_VERSIONS: Final = frozenset({"v3.1", "pro-128k", "v3.5", "max-32k", "v4.0"})
 SEARCH_MODES: Final = ("normal", "deep")
 #: ``parameter.chat`` fields only the X1 reasoning version has (spec 2.3).
 X1_FIELDS: Final = ("top_p", "presence_penalty", "frequency_penalty", "thinking")
@@ -233,7 +231,7 @@ def _tools(value: Any, version: SparkVersion) -> None:
     """``tools`` holds web search only (function calling is ``payload.functions``)."""
     path = "$.parameter.chat.tools"
     items = array(value, path)
-    if version.name not in WEB_SEARCH_VERSIONS and not is_custom(version):
+    if not version.web_search and not is_custom(version):
         raise _unsupported(path, version)
     for index, item in enumerate(items):
         at = f"{path}[{index}]"

@@ -18,10 +18,9 @@ from ...errors import GatewayError
 from ...events import Event
 from ...openai_types import ChatCompletionRequest
 from ..base import Exchange, TextFrame, WebSocketAdapter, body_message
-from . import codes
+from . import codes, params
 from .auth import sign_url
 from .frames import encode_request
-from .params import IGNORED
 from .request import Target, build_request
 from .settings import SparkConfig, SparkSettings
 from .translate import Translator
@@ -47,6 +46,7 @@ class SparkAdapter(WebSocketAdapter[Translator]):
             temperature=s.temperature,
             max_tokens=s.max_tokens,
             top_k=s.top_k,
+            strict=entry.strict_params,
         )
         self._secrets = (s.app_id, s.api_key, s.api_secret)
 
@@ -62,8 +62,14 @@ class SparkAdapter(WebSocketAdapter[Translator]):
             "api_secret": s.api_secret.masked(),
         }
 
+    @property
+    def supports_functions(self) -> bool:
+        return self._target.version.functions
+
     def ignored_params(self, request: ChatCompletionRequest) -> tuple[str, ...]:
-        return tuple(name for name in IGNORED if getattr(request, name, None) is not None)
+        if self._target.strict:
+            return ()
+        return params.ignored_params(request, self._target.version)
 
     def build_url(self) -> str:
         s = self.settings
