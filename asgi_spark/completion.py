@@ -20,8 +20,9 @@ import msgspec
 
 from . import sse
 from .errors import GatewayError, error_body
-from .events import Batch, Event, Usage, fold
+from .events import Batch, Citation, Event, Usage, fold
 from .openai_types import (
+    Annotation,
     ChatCompletion,
     Choice,
     CompletionUsage,
@@ -30,6 +31,7 @@ from .openai_types import (
     ResponseToolCall,
     ToolCallChunk,
     ToolCallFunction,
+    UrlCitation,
 )
 
 _encoder = msgspec.json.Encoder()
@@ -111,8 +113,30 @@ class StreamEncoder:
         return sse.DONE
 
 
+def _annotation(citation: Citation, start: int, end: int) -> Annotation:
+    return Annotation(
+        url_citation=UrlCitation(
+            url=citation.url, title=citation.title, start_index=start, end_index=end
+        )
+    )
+
+
+def citation_annotations(citations: list[Citation], content: str) -> list[Annotation]:
+    """Citations as ``url_citation`` annotations over ``content``: the span of the marker
+    ``[n]`` when the content has one, else the whole content."""
+    out = []
+    for citation in citations:
+        marker = f"[{citation.index}]"
+        at = content.find(marker)
+        start, end = (at, at + len(marker)) if at >= 0 else (0, len(content))
+        out.append(_annotation(citation, start, end))
+    return out
+
+
 def _delta(batch: Batch) -> Delta:
     return Delta(
+        # in a stream the citations come before the content they refer to: indices 0
+        annotations=[_annotation(c, 0, 0) for c in batch.citations] or None,
         content=batch.content,
         reasoning_content=batch.reasoning,
         tool_calls=[
@@ -136,6 +160,7 @@ class Aggregator:
     """Collects events into one ``chat.completion`` object (non-streaming answers)."""
 
     __slots__ = (
+        "_citations",
         "_content",
         "_created",
         "_error",
@@ -153,6 +178,7 @@ class Aggregator:
         self._content: list[str] = []
         self._reasoning: list[str] = []
         self._tools: list[ResponseToolCall] = []
+        self._citations: list[Citation] = []
         self._finish: str | None = None
         self._usage: CompletionUsage | None = None
         self._error: GatewayError | None = None
@@ -175,6 +201,7 @@ class Aggregator:
             )
             for call in batch.tool_calls
         )
+        self._citations.extend(batch.citations)
         if batch.finish is not None:
             self._finish = batch.finish
         if batch.usage is not None:
@@ -194,6 +221,7 @@ class Aggregator:
             content=content if content or not self._tools else None,
             tool_calls=self._tools or msgspec.UNSET,
             reasoning_content="".join(self._reasoning) or msgspec.UNSET,
+            annotations=citation_annotations(self._citations, content) or msgspec.UNSET,
         )
         return ChatCompletion(
             id=self.id or completion_id(""),

@@ -9,7 +9,8 @@ by a test like the translator's):
 
 * ``NEW``: nothing yet.  :class:`Started` opens the answer (``OPEN``); :class:`Failed` ends it
   before it began (``FAILED``).
-* ``OPEN``: deltas and tool calls; :class:`Finish` (``FINISHED``) or :class:`Failed` ends it.
+* ``OPEN``: deltas, tool calls and citations; :class:`Finish` (``FINISHED``) or
+  :class:`Failed` ends it.
 * ``FINISHED``: at most one :class:`Usage` (``REPORTED``).
 * ``REPORTED`` and ``FAILED`` accept nothing more.
 
@@ -59,6 +60,15 @@ class ToolCall:
 
 
 @dataclass(frozen=True, slots=True)
+class Citation:
+    """A web source the answer draws on (Spark's web-search references)."""
+
+    index: int
+    url: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
 class Finish:
     reason: FinishReason
 
@@ -75,8 +85,17 @@ class Failed:
     error: GatewayError
 
 
-Event = Started | ContentDelta | ReasoningDelta | ToolCall | Finish | Usage | Failed
-EVENT_TYPES: Final = (Started, ContentDelta, ReasoningDelta, ToolCall, Finish, Usage, Failed)
+Event = Started | ContentDelta | ReasoningDelta | ToolCall | Citation | Finish | Usage | Failed
+EVENT_TYPES: Final = (
+    Started,
+    ContentDelta,
+    ReasoningDelta,
+    ToolCall,
+    Citation,
+    Finish,
+    Usage,
+    Failed,
+)
 
 
 # ------------------------------------------------------------------------------ contract
@@ -99,19 +118,20 @@ TRANSITIONS: Final[dict[tuple[Phase, type], Phase | str]] = {
     (P.NEW, Failed): P.FAILED,
     **{
         (P.NEW, t): "an answer must begin with Started (or fail)"
-        for t in (ContentDelta, ReasoningDelta, ToolCall, Finish, Usage)
+        for t in (ContentDelta, ReasoningDelta, ToolCall, Citation, Finish, Usage)
     },
     (P.OPEN, Started): "Started may come only once",
     (P.OPEN, ContentDelta): P.OPEN,
     (P.OPEN, ReasoningDelta): P.OPEN,
     (P.OPEN, ToolCall): P.OPEN,
+    (P.OPEN, Citation): P.OPEN,
     (P.OPEN, Finish): P.FINISHED,
     (P.OPEN, Usage): "Usage may come only after Finish",
     (P.OPEN, Failed): P.FAILED,
     (P.FINISHED, Usage): P.REPORTED,
     **{
         (P.FINISHED, t): "after Finish only one Usage may follow"
-        for t in (Started, ContentDelta, ReasoningDelta, ToolCall, Finish, Failed)
+        for t in (Started, ContentDelta, ReasoningDelta, ToolCall, Citation, Finish, Failed)
     },
     **{(P.REPORTED, t): "nothing may follow Usage" for t in EVENT_TYPES},
     **{(P.FAILED, t): "nothing may follow Failed" for t in EVENT_TYPES},
@@ -171,6 +191,7 @@ class Batch:
     content: str | None = None
     reasoning: str | None = None
     tool_calls: list[ToolCall] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
     finish: FinishReason | None = None
     usage: Usage | None = None
     failure: GatewayError | None = None
@@ -182,6 +203,7 @@ class Batch:
             or self.content is not None
             or self.reasoning is not None
             or bool(self.tool_calls)
+            or bool(self.citations)
             or self.finish is not None
         )
 
@@ -196,6 +218,8 @@ def fold(batch: list[Event]) -> Batch:
             out.reasoning = event.text if out.reasoning is None else out.reasoning + event.text
         elif isinstance(event, ToolCall):
             out.tool_calls.append(event)
+        elif isinstance(event, Citation):
+            out.citations.append(event)
         elif isinstance(event, Started):
             out.started = event.response_id
         elif isinstance(event, Finish):
@@ -212,6 +236,7 @@ __all__ = [
     "TERMINAL",
     "TRANSITIONS",
     "Batch",
+    "Citation",
     "ContentDelta",
     "ContractViolation",
     "Event",

@@ -102,12 +102,25 @@ class ResponseToolCall(msgspec.Struct):
     type: str = "function"
 
 
+class UrlCitation(msgspec.Struct):
+    url: str
+    title: str
+    start_index: int
+    end_index: int
+
+
+class Annotation(msgspec.Struct):
+    url_citation: UrlCitation
+    type: str = "url_citation"
+
+
 class ResponseMessage(msgspec.Struct, kw_only=True):
     role: str
     content: str | None
     refusal: None = None
     tool_calls: list[ResponseToolCall] | msgspec.UnsetType = msgspec.UNSET
     reasoning_content: str | msgspec.UnsetType = msgspec.UNSET
+    annotations: list[Annotation] | msgspec.UnsetType = msgspec.UNSET
 
 
 class Choice(msgspec.Struct):
@@ -140,6 +153,7 @@ class Delta(msgspec.Struct, omit_defaults=True):
     content: str | None = None
     reasoning_content: str | None = None
     tool_calls: list[ToolCallChunk] | None = None
+    annotations: list[Annotation] | None = None
 
 
 class ChunkChoice(msgspec.Struct, kw_only=True):

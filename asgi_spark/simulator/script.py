@@ -189,7 +189,30 @@ def answer_script(request: ChatRequest, faults: Faults, sid: str, ms: int) -> li
     else:
         minimum = 1 if terminator is None else terminator[0] + 1
         frames = _text_frames(request, question, faults, sid, minimum)
-    return _weave(frames, faults, terminator, sid, ms)
+    steps = _weave(frames, faults, terminator, sid, ms)
+    if request.search_references and function is None:
+        return [Send(plugins_frame(question, sid)), *steps]
+    return steps
+
+
+def plugins_frame(question: str, sid: str) -> str:
+    """Spark's web-search frame (spec 3.4): references, before the answer, no ``choices``."""
+    topic = question[:20] or "搜索"
+    references = [
+        {"index": i, "url": f"https://search.example.com/{i}", "title": f"{topic} - 结果 {i}"}
+        for i in (1, 2)
+    ]
+    plugin = {
+        "name": "ifly_search",
+        "content": json.dumps(references, ensure_ascii=False),
+        "content_type": "text",
+        "content_meta": None,
+        "role": "tool",
+        "status": "finished",
+        "invoked": {"namespace": "ifly_search", "plugin_id": "ifly_search"},
+    }
+    header = {"code": 0, "message": "Success", "sid": sid, "status": 1}
+    return _encode({"header": header, "payload": {"plugins": {"text": [plugin]}}})
 
 
 def _function_to_call(
