@@ -16,7 +16,9 @@ Each writer owns ``send`` for one request and moves PENDING → OPEN → CLOSED:
 * CLOSED: the response is complete; nothing more may be sent.
 
 :meth:`write` consumes a source and returns the frozen :class:`~asgi_spark.outcome.Outcome`;
+:meth:`fail` answers a request refused before there is a source (a bad body, an unknown model);
 :meth:`outcome` gives it at any time (for a request cancelled because the client went away).
+Every response a writer sends carries the request's id in ``X-Request-ID``.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from .pipeline import RequestContext, Source
 logger = logging.getLogger("asgi_spark")
 
 _JSON: Final = (b"content-type", b"application/json")
+REQUEST_ID_HEADER: Final = b"x-request-id"
 #: Names the request fields the model accepted but could not honour, comma-separated.
 IGNORED_HEADER: Final = b"x-asgi-spark-ignored-params"
 
@@ -58,6 +61,8 @@ class _Writer:
         self.state = WriterState.PENDING
         self.tally = Tally(stream=stream)
         self._finished = 0
+        if context.messages is not None:
+            self.tally.text = []  # the access log includes content
         self.created = int(time.time())
 
     def outcome(self) -> Outcome:
@@ -66,13 +71,23 @@ class _Writer:
         return self.tally.outcome(self.context, time.monotonic())
 
     def headers(self) -> list[tuple[bytes, bytes]]:
-        """Response headers from the request's context (sent with the status)."""
+        """Response headers from the request's context (sent with the status): its id, and
+        the parameters it ignored."""
+        headers = [(REQUEST_ID_HEADER, self.context.request_id.encode("ascii"))]
         ignored = self.context.ignored_params
-        return [(IGNORED_HEADER, ", ".join(ignored).encode())] if ignored else []
+        if ignored:
+            headers.append((IGNORED_HEADER, ", ".join(ignored).encode()))
+        return headers
 
     def _commit(self) -> None:
         self.context.committed = True
         self.tally.first_byte = time.monotonic()
+
+    async def fail(self, error: GatewayError) -> Outcome:
+        """Answer with ``error`` (nothing may have been sent yet)."""
+        if self.state is not WriterState.PENDING:
+            raise RuntimeError(f"cannot fail a request whose writer is {self.state.value}")
+        return await self._fail_pending(error)
 
     async def _fail_pending(self, error: GatewayError) -> Outcome:
         self.tally.error, self.tally.status = error, error.status
@@ -213,4 +228,12 @@ async def send_error(
     await send_json(send, error.status, error_body(error), headers)
 
 
-__all__ = ["JSONWriter", "SSEWriter", "WriterState", "as_gateway_error", "send_error", "send_json"]
+__all__ = [
+    "REQUEST_ID_HEADER",
+    "JSONWriter",
+    "SSEWriter",
+    "WriterState",
+    "as_gateway_error",
+    "send_error",
+    "send_json",
+]

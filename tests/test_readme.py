@@ -49,3 +49,42 @@ def test_the_version_table_matches_versions_json() -> None:
         cells = [cell.strip() for cell in line.strip("|").split("|")]
         assert cells[-1] == ("yes" if row.functions else "no"), row.name
         assert (cells[-2] == "yes") == row.system, row.name
+
+
+def _backticked() -> set[str]:
+    return set(re.findall(r"`([^`\s]+)`", README))
+
+
+def test_every_configuration_key_is_documented() -> None:
+    from asgi_spark.adapters.spark.settings import SparkConfig
+    from asgi_spark.config import AccessLogSettings, ConfigFile, ModelEntry, RetrySettings
+
+    named = _backticked()
+    keys = {
+        *ModelEntry.__struct_fields__,
+        *RetrySettings.__struct_fields__,
+        *AccessLogSettings.__struct_fields__,
+        *(f"config.{key}" for key in SparkConfig.__struct_fields__),
+        *(key for key in ConfigFile.__struct_fields__ if key != "schema_url"),
+        "$schema",
+    }
+    assert keys - named == set()
+
+
+def test_the_readme_example_test_of_the_testing_kit_passes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    section = README[README.index("## Testing your application offline") :]
+    code = section[section.index("```python\n") + len("```python\n") :]
+    code = code[: code.index("```")]
+    (tmp_path / "test_my_app.py").write_text(code, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_my_app.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 passed" in result.stdout

@@ -200,6 +200,18 @@ class ModelEntry(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         return list(self._safe_fields())
 
 
+class AccessLogSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The access log: one line per request on the ``asgi_spark.access`` logger."""
+
+    format: Annotated[
+        Literal["plain", "json"],
+        Meta(description='"plain" (key=value pairs) or "json" (one JSON object per line)'),
+    ] = "plain"
+    include_content: Annotated[
+        bool, Meta(description="also log the request's messages and the answer's text")
+    ] = False
+
+
 class GatewayConfig(msgspec.Struct, kw_only=True):
     """The loaded configuration: the enabled models and the gateway's own settings."""
 
@@ -207,6 +219,7 @@ class GatewayConfig(msgspec.Struct, kw_only=True):
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     log_level: str = DEFAULT_LOG_LEVEL
+    access_log: AccessLogSettings = msgspec.field(default_factory=AccessLogSettings)
     disabled: list[str] = []  # ids of entries with "enabled": false
 
     def get(self, model_id: str) -> ModelEntry | None:
@@ -237,6 +250,7 @@ class ConfigFile(msgspec.Struct, Generic[EntryT], kw_only=True, forbid_unknown_f
     log_level: Annotated[str, Meta(description=f"one of {', '.join(LOG_LEVELS)} (any case)")] = (
         DEFAULT_LOG_LEVEL
     )
+    access_log: AccessLogSettings = msgspec.field(default_factory=AccessLogSettings)
 
 
 def mask_url_password(url: str) -> str:
@@ -279,6 +293,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "LOG_LEVELS",
     "PROXY_SCHEMES",
+    "AccessLogSettings",
     "ConfigFile",
     "GatewayConfig",
     "ModelEntry",
