@@ -88,3 +88,31 @@ def test_the_readme_example_test_of_the_testing_kit_passes(tmp_path: Path) -> No
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "3 passed" in result.stdout
+
+
+def test_every_chat_field_has_a_row_and_the_readme_has_the_table() -> None:
+    from asgi_spark.field_support import CHAT_FIELDS, render
+    from asgi_spark.openai_types import ChatCompletionRequest
+
+    assert set(CHAT_FIELDS) == set(ChatCompletionRequest.__struct_fields__)
+    assert {kind for kind, _ in CHAT_FIELDS.values()} <= {
+        "native",
+        "emulated",
+        "ignored",
+        "refused",
+        "gateway",
+    }
+    assert render(CHAT_FIELDS) in README
+
+
+def test_the_field_table_agrees_with_the_parameter_tables() -> None:
+    from asgi_spark.adapters.spark.params import EMULATED, IGNORABLE, REFUSED
+    from asgi_spark.field_support import CHAT_FIELDS
+
+    for param in EMULATED:
+        assert CHAT_FIELDS[param][0] == "emulated", param
+    for row in REFUSED:
+        if row.param not in EMULATED:
+            assert CHAT_FIELDS[row.param][0] == "refused", row.param
+    for row in IGNORABLE:
+        assert CHAT_FIELDS[row.param][0] in ("ignored", "native"), row.param
