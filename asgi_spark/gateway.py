@@ -10,7 +10,9 @@ runs on is one :class:`~asgi_spark.runtime.Runtime`, swapped atomically by :meth
 After :meth:`Gateway.aclose` every request gets a 503 OpenAI error; nothing restarts silently.
 
 The chat endpoint reads as: decode the body → route the model → call its composed policies →
-a writer answers (:mod:`.respond`), and the :class:`~asgi_spark.outcome.Outcome` is logged.
+a writer answers (:mod:`.respond`), and the :class:`~asgi_spark.outcome.Outcome` goes to the
+access log and the observers (:mod:`.observe`).  The Responses API and legacy Completions
+(:mod:`.endpoints`) are translation layers over the same path.
 Without a configuration the runtime is the demo's (:mod:`.demo`).
 """
 
@@ -22,6 +24,8 @@ import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from enum import Enum
+from functools import partial
+from typing import Final
 
 from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
@@ -29,7 +33,7 @@ from starlette.types import Receive, Scope, Send
 from .adapters.base import Adapter
 from .config import ConfigError, ConfigSource, GatewayConfig, build_adapters, load_config
 from .demo import CONFIG_ENV, DEMO_MODEL, demo_config, demo_runtime
-from .endpoints.common import ClientGone, answer, decode_body, read_body
+from .endpoints.common import ClientGone, Exchange, answer, decode_body, observed, read_body
 from .endpoints.completions import CompletionsEndpoint
 from .endpoints.responses import ResponsesEndpoint
 from .errors import (
@@ -39,12 +43,16 @@ from .errors import (
     InvalidRequestError,
     NotFoundError,
 )
+from .observe import AccessLog, Observer, message_texts, notify
 from .openai_types import Model, ModelList, encoder, request_decoder
-from .pipeline import Call, RequestContext
+from .outcome import Outcome
+from .pipeline import Call
 from .respond import JSONWriter, SSEWriter, send_error, send_json
 from .runtime import Runtime, RuntimeFactory, build_runtime
 
 logger = logging.getLogger("asgi_spark")
+
+CHAT_REQUEST: Final = "a JSON chat completion request"
 
 #: What :func:`create_app` accepts: a loaded configuration or anything :func:`load_config` reads.
 AppConfig = GatewayConfig | ConfigSource
@@ -68,8 +76,14 @@ class Gateway:
         self.state = GatewayState.IDLE
         self._runtime: Runtime | None = None
         self._lock = asyncio.Lock()
-        self.responses = ResponsesEndpoint(self._use)
-        completions = CompletionsEndpoint(self._use)
+        #: One line per request (the configuration's ``access_log`` block says how).
+        self.access_log = AccessLog()
+        #: Called with the :class:`~asgi_spark.outcome.Outcome` of every chat request, after
+        #: the access log (metrics are one: :mod:`asgi_spark.metrics`).
+        self.observers: list[Observer] = []
+        #: The Responses API, with its store of responses (kept across reloads).
+        self.responses = ResponsesEndpoint(self._use, self._report)
+        completions = CompletionsEndpoint(self._use, self._report)
         self._router = Router(
             routes=[
                 Route("/v1/chat/completions", _Endpoint("POST", self._chat)),
@@ -161,13 +175,13 @@ class Gateway:
         return self._prepared[0] if self._prepared is not None else None
 
     @contextlib.asynccontextmanager
-    async def _use(self) -> AsyncIterator[Runtime]:
+    async def _use(self, *, stream: bool = False) -> AsyncIterator[Runtime]:
         if self._runtime is None:
             await self.startup()
         runtime = self._runtime
         if runtime is None or self.state is GatewayState.CLOSED:
             raise GatewayClosedError("the gateway is closed")
-        async with runtime.use():
+        async with runtime.use(stream=stream):
             yield runtime
 
     # ------------------------------------------------------------------------------- ASGI
@@ -215,18 +229,29 @@ class Gateway:
         await send_json(send, 200, body)
 
     async def _chat(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = await read_body(receive)
-        request = decode_body(request_decoder, body, "a JSON chat completion request")
-        async with self._use() as runtime:
-            call_model = runtime.route(request.model)
-            context = RequestContext(endpoint="chat.completions", requested_model=request.model)
-            options = request.stream_options
-            writer = (
-                SSEWriter(send, context, include_usage=bool(options and options.include_usage))
-                if request.stream
-                else JSONWriter(send, context)
-            )
-            await answer(receive, writer, call_model(Call(request, request.model, context)))
+        async def handle(exchange: Exchange) -> None:
+            context = exchange.context
+            request = decode_body(request_decoder, await read_body(receive), CHAT_REQUEST)
+            context.requested_model = request.model
+            async with self._use(stream=bool(request.stream)) as exchange.runtime:
+                call_model = exchange.runtime.route(request.model)
+                if exchange.runtime.config.access_log.include_content:
+                    context.messages = message_texts(request)
+                options = request.stream_options
+                exchange.writer = (
+                    SSEWriter(send, context, include_usage=bool(options and options.include_usage))
+                    if request.stream
+                    else JSONWriter(send, context)
+                )
+                source = call_model(Call(request, request.model, context))
+                await answer(receive, exchange.writer, source)
+
+        await observed(scope, send, "chat.completions", self._report, handle)
+
+    def _report(self, outcome: Outcome, runtime: Runtime | None) -> None:
+        """The access log and the observers get every request's outcome."""
+        settings = runtime.config.access_log if runtime is not None else None
+        notify(outcome, [partial(self.access_log, settings=settings), *self.observers])
 
 
 def _model_object(runtime: Runtime, model_id: str) -> Model:

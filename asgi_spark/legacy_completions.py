@@ -55,29 +55,8 @@ class CompletionRequest(msgspec.Struct, kw_only=True):
     temperature: float | None = None
     top_p: float | None = None
     user: str | None = None
-
-
-#: What the gateway does with each request field (see :data:`.responses_types.FIELDS`).
-FIELDS: Final[dict[str, tuple[str, str]]] = {
-    "model": ("mapped", "the model id"),
-    "prompt": ("mapped", "one user turn (a string, or a list of one string)"),
-    "max_tokens": ("mapped", "as in Chat Completions; left out: the model's budget, not 16"),
-    "stop": ("mapped", "as in Chat Completions"),
-    "temperature": ("mapped", "as in Chat Completions"),
-    "top_p": ("mapped", "as in Chat Completions"),
-    "n": ("mapped", "as in Chat Completions"),
-    "user": ("mapped", "as in Chat Completions"),
-    "presence_penalty": ("mapped", "as in Chat Completions"),
-    "frequency_penalty": ("mapped", "as in Chat Completions"),
-    "seed": ("mapped", "as in Chat Completions"),
-    "logit_bias": ("mapped", "as in Chat Completions"),
-    "stream": ("gateway", "text_completion chunks, then [DONE]"),
-    "stream_options": ("gateway", "include_usage: a last chunk with the usage"),
-    "echo": ("refused", "true is refused; false is the default"),
-    "suffix": ("refused", "Spark cannot insert text"),
-    "best_of": ("refused", "above 1; 1 is accepted"),
-    "logprobs": ("refused", "Spark does not return token log probabilities"),
-}
+    #: Spark's own options (``extra_body={"spark": {...}}``), passed on as for Chat.
+    spark: Any = None
 
 
 def refuse(param: str, why: str) -> UnsupportedParameterError:
@@ -109,6 +88,7 @@ def translate(request: CompletionRequest) -> tuple[ChatCompletionRequest, Rename
         stop=request.stop,
         seed=request.seed,
         logit_bias=request.logit_bias,
+        spark=request.spark,
     )
     return chat, rename
 
@@ -162,7 +142,8 @@ def completion_id(response_id: str) -> str:
 
 class CompletionEncoder:
     """Batches → ``text_completion`` chunks (:meth:`encode_batch`) or one object
-    (:meth:`add` then :meth:`result`)."""
+    (:meth:`add` then :meth:`result`); with ``n`` > 1 one choice per answer, by the batches'
+    ``choice``."""
 
     __slots__ = ("_created", "_finish", "_include_usage", "_model", "_text", "_usage", "id")
 
@@ -170,18 +151,19 @@ class CompletionEncoder:
         self._model = model
         self._created = created
         self._include_usage = include_usage
-        self._text: list[str] = []
-        self._finish: str | None = None
+        self._text: dict[int, list[str]] = {}
+        self._finish: dict[int, str] = {}
         self._usage: CompletionUsage | None = None
         self.id = completion_id("")
 
     def add(self, batch: Batch) -> None:
         if batch.started is not None:
             self.id = completion_id(batch.started)
+        text = self._text.setdefault(batch.choice, [])
         if batch.content is not None:
-            self._text.append(batch.content)
+            text.append(batch.content)
         if batch.finish is not None:
-            self._finish = batch.finish
+            self._finish[batch.choice] = batch.finish
         if batch.usage is not None:
             u = batch.usage
             self._usage = CompletionUsage(u.prompt_tokens, u.completion_tokens, u.total_tokens)
@@ -199,17 +181,23 @@ class CompletionEncoder:
         out: list[bytes] = []
         usage: msgspec.UnsetType | None = None if self._include_usage else msgspec.UNSET
         if batch.content is not None or batch.finish is not None:
-            choice = CompletionChoice(text=batch.content or "", finish_reason=batch.finish)
+            choice = CompletionChoice(
+                text=batch.content or "", index=batch.choice, finish_reason=batch.finish
+            )
             out.append(sse.event(_encoder.encode(self._object([choice], usage))))
         if batch.usage is not None and self._include_usage:
             out.append(sse.event(_encoder.encode(self._object([], self._usage))))
         return b"".join(out)
 
     def result(self) -> TextCompletion:
-        if self._finish is None:
+        missing = set(self._text) - set(self._finish)
+        if missing or not self._finish:
             raise RuntimeError("the answer has not finished")  # a bug, not an upstream fault
-        choice = CompletionChoice(text="".join(self._text), finish_reason=self._finish)
-        return self._object([choice], self._usage or msgspec.UNSET)
+        choices = [
+            CompletionChoice(text="".join(self._text[i]), index=i, finish_reason=self._finish[i])
+            for i in sorted(self._text)
+        ]
+        return self._object(choices, self._usage or msgspec.UNSET)
 
     @staticmethod
     def error(error: GatewayError) -> bytes:
@@ -224,7 +212,6 @@ def encode(completion: TextCompletion) -> bytes:
 
 
 __all__ = [
-    "FIELDS",
     "CompletionEncoder",
     "CompletionRequest",
     "TextCompletion",

@@ -16,7 +16,9 @@ Each writer owns ``send`` for one request and moves PENDING → OPEN → CLOSED:
 * CLOSED: the response is complete; nothing more may be sent.
 
 :meth:`write` consumes a source and returns the frozen :class:`~asgi_spark.outcome.Outcome`;
+:meth:`fail` answers a request refused before there is a source (a bad body, an unknown model);
 :meth:`outcome` gives it at any time (for a request cancelled because the client went away).
+Every response a writer sends carries the request's id in ``X-Request-ID``.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from .pipeline import RequestContext, Source
 logger = logging.getLogger("asgi_spark")
 
 _JSON: Final = (b"content-type", b"application/json")
+REQUEST_ID_HEADER: Final = b"x-request-id"
 #: Names the request fields the model accepted but could not honour, comma-separated.
 IGNORED_HEADER: Final = b"x-asgi-spark-ignored-params"
 
@@ -57,6 +60,9 @@ class _Writer:
         self.context = context
         self.state = WriterState.PENDING
         self.tally = Tally(stream=stream)
+        self._finished = 0
+        if context.messages is not None:
+            self.tally.text = []  # the access log includes content
         self.created = int(time.time())
 
     def outcome(self) -> Outcome:
@@ -65,19 +71,35 @@ class _Writer:
         return self.tally.outcome(self.context, time.monotonic())
 
     def headers(self) -> list[tuple[bytes, bytes]]:
-        """Response headers from the request's context (sent with the status)."""
+        """Response headers from the request's context (sent with the status): its id, and
+        the parameters it ignored."""
+        headers = [(REQUEST_ID_HEADER, self.context.request_id.encode("ascii"))]
         ignored = self.context.ignored_params
-        return [(IGNORED_HEADER, ", ".join(ignored).encode())] if ignored else []
+        if ignored:
+            headers.append((IGNORED_HEADER, ", ".join(ignored).encode()))
+        return headers
 
     def _commit(self) -> None:
         self.context.committed = True
         self.tally.first_byte = time.monotonic()
+
+    async def fail(self, error: GatewayError) -> Outcome:
+        """Answer with ``error`` (nothing may have been sent yet)."""
+        if self.state is not WriterState.PENDING:
+            raise RuntimeError(f"cannot fail a request whose writer is {self.state.value}")
+        return await self._fail_pending(error)
 
     async def _fail_pending(self, error: GatewayError) -> Outcome:
         self.tally.error, self.tally.status = error, error.status
         await send_error(self._send, error, self.headers())
         self.state = WriterState.CLOSED
         return self.outcome()
+
+    def _ends(self, batch: Batch) -> bool:
+        """Whether ``batch`` ends the answer: a failure, or the last choice's finish."""
+        if batch.finish is not None:
+            self._finished += 1
+        return batch.failure is not None or self._finished >= self.context.choices
 
     @property
     def model(self) -> str:
@@ -109,10 +131,8 @@ class SSEWriter(_Writer):
                     await self._open()
                 data = encoder.encode_batch(batch)
                 if data:
-                    await self._send(
-                        {"type": "http.response.body", "body": data, "more_body": True}
-                    )
-                if _ends(batch):
+                    await self._body(data)
+                if self._ends(batch):
                     finished = batch.failure is None
                     self.tally.error = batch.failure
                     break
@@ -163,7 +183,7 @@ class JSONWriter(_Writer):
                     raise batch.failure
                 if aggregator is not None:
                     aggregator.add(batch)
-                if _ends(batch):
+                if self._ends(batch):
                     break
             if aggregator is None:
                 raise InternalError("the upstream adapter ended without an answer")
@@ -174,10 +194,6 @@ class JSONWriter(_Writer):
         await send_json(self._send, 200, encode_completion(completion), self.headers())
         self.state = WriterState.CLOSED
         return self.outcome()
-
-
-def _ends(batch: Batch) -> bool:
-    return batch.finish is not None or batch.failure is not None
 
 
 def as_gateway_error(exc: Exception) -> GatewayError:
@@ -212,4 +228,12 @@ async def send_error(
     await send_json(send, error.status, error_body(error), headers)
 
 
-__all__ = ["JSONWriter", "SSEWriter", "WriterState", "as_gateway_error", "send_error", "send_json"]
+__all__ = [
+    "REQUEST_ID_HEADER",
+    "JSONWriter",
+    "SSEWriter",
+    "WriterState",
+    "as_gateway_error",
+    "send_error",
+    "send_json",
+]

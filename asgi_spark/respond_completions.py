@@ -48,7 +48,7 @@ class CompletionSSEWriter(_Writer):
                     data += encoder.error(batch.failure)
                 if data:
                     await self._body(data)
-                if batch.finish is not None or batch.failure is not None:
+                if self._ends(batch):
                     finished = batch.failure is None
                     break
             else:
@@ -98,7 +98,7 @@ class CompletionJSONWriter(_Writer):
                     raise batch.failure
                 if encoder is not None:
                     encoder.add(batch)
-                if batch.finish is not None:
+                if self._ends(batch):
                     break
             if encoder is None:
                 raise InternalError("the upstream adapter ended without an answer")

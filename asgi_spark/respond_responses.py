@@ -58,10 +58,13 @@ class _ResponsesWriter(_Writer):
         self._ignored = ignored
 
     def headers(self) -> list[tuple[bytes, bytes]]:
-        """The ignored-parameters header, in this API's names."""
+        """The chat writers' headers, with the ignored parameters in this API's names."""
+        headers = [h for h in super().headers() if h[0] != IGNORED_HEADER]
         names = [self._rename(n) or n for n in self.context.ignored_params]
         names = list(dict.fromkeys([*names, *self._ignored]))
-        return [(IGNORED_HEADER, ", ".join(names).encode())] if names else []
+        if names:
+            headers.append((IGNORED_HEADER, ", ".join(names).encode()))
+        return headers
 
     def _builder(self) -> ResponseBuilder:
         return ResponseBuilder(self._make(self.model), stream=self.tally.stream)

@@ -12,7 +12,9 @@ The sequence (``sequence_number`` counts from 0):
   call a ``function_call`` item (``output_item.added``, one ``function_call_arguments.delta``
   with the whole arguments, as Spark sends a call in one frame, ``...arguments.done``,
   ``output_item.done``).  An item is closed (its ``...done`` events) when another kind begins
-  or the answer finishes;
+  or the answer finishes; web sources (Spark's web search) become ``url_citation`` annotations
+  of the message's text when it is closed (``output_text.annotation.added``, then
+  ``output_text.done``);
 * finish: ``response.completed`` (finish ``stop`` or ``tool_calls``) or ``response.incomplete``
   (``length`` → ``max_output_tokens``, ``content_filter``), with the whole response and usage.
   An answer with no output at all gets one empty message, so ``output_text`` is ``""``;
@@ -25,9 +27,11 @@ from __future__ import annotations
 
 import msgspec
 
+from .completion import citation_annotations
 from .errors import GatewayError, InvalidRequestError, RateLimitError
-from .events import Batch, FinishReason, ToolCall
+from .events import Batch, Citation, FinishReason, ToolCall
 from .responses_types import (
+    AnnotationAdded,
     ArgumentsDelta,
     ArgumentsDone,
     Completed,
@@ -55,6 +59,7 @@ from .responses_types import (
     StreamEvent,
     TextDelta,
     TextDone,
+    UrlCitation,
 )
 
 _INCOMPLETE: dict[FinishReason, str] = {
@@ -66,7 +71,7 @@ _INCOMPLETE: dict[FinishReason, str] = {
 class ResponseBuilder:
     """One answer as a ``response`` object (:attr:`response`) and, when streaming, events."""
 
-    __slots__ = ("_item_base", "_open", "_seq", "response", "stream")
+    __slots__ = ("_citations", "_item_base", "_open", "_seq", "response", "stream")
 
     def __init__(self, response: Response, *, stream: bool) -> None:
         #: The answer so far; ``status`` is ``in_progress`` until :meth:`finish` or :meth:`fail`.
@@ -74,6 +79,8 @@ class ResponseBuilder:
         self.stream = stream
         self._seq = 0
         self._open: OutputMessage | Reasoning | None = None
+        #: Web sources (Spark's web search) for the next message's text.
+        self._citations: list[Citation] = []
         self._item_base = response.id.removeprefix("resp_")
 
     def _event(self, event: StreamEvent, out: list[StreamEvent]) -> None:
@@ -105,6 +112,7 @@ class ResponseBuilder:
         item.status = status
         if isinstance(item, OutputMessage):
             part = item.content[0]
+            self._annotate(item, index, out)
             self._event(
                 TextDone(item_id=item.id, output_index=index, content_index=0, text=part.text), out
             )
@@ -120,6 +128,28 @@ class ResponseBuilder:
                 ReasoningDone(item_id=item.id, output_index=index, content_index=0, text=text), out
             )
         self._event(ItemDone(output_index=index, item=_copy_item(item)), out)
+
+    def _annotate(self, item: OutputMessage, index: int, out: list[StreamEvent]) -> None:
+        """The citations as ``url_citation`` annotations of the message's text (the span of
+        the marker ``[n]`` when the text has one, else the whole text)."""
+        citations, self._citations = self._citations, []
+        part = item.content[0]
+        for note in citation_annotations(citations, part.text):
+            c = note.url_citation
+            annotation = UrlCitation(
+                url=c.url, title=c.title, start_index=c.start_index, end_index=c.end_index
+            )
+            part.annotations.append(annotation)
+            self._event(
+                AnnotationAdded(
+                    item_id=item.id,
+                    output_index=index,
+                    content_index=0,
+                    annotation_index=len(part.annotations) - 1,
+                    annotation=annotation,
+                ),
+                out,
+            )
 
     def _text(self, delta: str, out: list[StreamEvent]) -> None:
         item = self._open
@@ -190,6 +220,7 @@ class ResponseBuilder:
 
         A batch with a finish finishes the response (:meth:`finish` is then not needed)."""
         out: list[StreamEvent] = []
+        self._citations.extend(batch.citations)
         if batch.reasoning:
             self._reasoning(batch.reasoning, out)
         if batch.content:
@@ -216,7 +247,7 @@ class ResponseBuilder:
         """Close the open item and end: ``response.completed`` or ``response.incomplete``."""
         out: list[StreamEvent] = []
         status = self.response.status
-        if not self.response.output:
+        if not self.response.output or (self._citations and self._open is None):
             self._text("", out)
         self._close("incomplete" if status == "incomplete" else "completed", out)
         self.response.completed_at = completed_at

@@ -1,6 +1,6 @@
 """A Responses API request → a Chat Completions request, for the chat pipeline.  No I/O.
 
-The mapping, field by field (:data:`~.responses_types.FIELDS` lists every field):
+The mapping, field by field (:data:`~asgi_spark.field_support.RESPONSES_FIELDS` lists every field):
 
 * ``instructions`` → a system message in front.  With ``previous_response_id`` the stored
   conversation (its input and output, never its instructions, as OpenAI does) comes next.
@@ -108,6 +108,7 @@ def translate(request: ResponsesRequest, previous: Sequence[ChatMessage] = ()) -
         response_format=response_format(request),
         service_tier=request.service_tier,
         reasoning_effort=reasoning.get("effort") if isinstance(reasoning, dict) else None,
+        spark=request.spark,
     )
     return Translated(
         chat=chat,

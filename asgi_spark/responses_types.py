@@ -6,7 +6,7 @@ by :mod:`.responses_request`, so an error names ``input[3].call_id``.  The answe
 ``response`` object and the stream's events) is encoded from these Structs only; the events are
 a tagged union on ``type``, which msgspec writes first, as OpenAI does.
 
-:data:`FIELDS` is the gateway's own list of the request's fields and what it does with each.
+:data:`~asgi_spark.field_support.RESPONSES_FIELDS` says what the gateway does with each field.
 """
 
 from __future__ import annotations
@@ -52,6 +52,8 @@ class ResponsesRequest(msgspec.Struct, kw_only=True):
     conversation: str | dict[str, Any] | None = None
     prompt: dict[str, Any] | None = None
     max_tool_calls: int | None = None
+    #: Spark's own options (``extra_body={"spark": {...}}``), passed on as for Chat.
+    spark: Any = None
 
 
 class MessageItem(msgspec.Struct, kw_only=True):
@@ -73,48 +75,21 @@ class FunctionCallOutputItem(msgspec.Struct, kw_only=True):
     output: str | list[dict[str, Any]]
 
 
-#: What the gateway does with each request field (the README's table is checked against it):
-#: ``mapped`` (translated to Chat Completions and honoured there), ``gateway`` (handled by the
-#: gateway itself), ``ignored`` (accepted, no effect), ``refused`` (400 when set).
-FIELDS: Final[dict[str, tuple[str, str]]] = {
-    "model": ("mapped", "the model id"),
-    "input": ("mapped", "text, or message, function_call and function_call_output items"),
-    "instructions": ("mapped", "a system message in front (not carried over to the next turn)"),
-    "tools": ("mapped", "function tools only"),
-    "tool_choice": ("mapped", "auto, none, required or one named function"),
-    "parallel_tool_calls": ("mapped", "as in Chat Completions"),
-    "text": ("mapped", "format: text, json_object, json_schema (as response_format)"),
-    "max_output_tokens": ("mapped", "max_completion_tokens"),
-    "temperature": ("mapped", "as in Chat Completions"),
-    "top_p": ("mapped", "as in Chat Completions"),
-    "user": ("mapped", "Spark's uid, as in Chat Completions"),
-    "safety_identifier": ("mapped", "Spark's uid when user is not given"),
-    "stream": ("gateway", "the documented event sequence"),
-    "stream_options": ("ignored", "include_obfuscation: there is nothing to pad"),
-    "store": ("gateway", "the in-memory responses store (default true)"),
-    "previous_response_id": ("gateway", "the stored conversation, for the same client key"),
-    "metadata": ("gateway", "echoed in the response"),
-    "truncation": ("ignored", "echoed; a too long conversation is a 400"),
-    "reasoning": ("ignored", "echoed; Spark X1 reasons by itself"),
-    "include": ("ignored", "except message.output_text.logprobs, refused"),
-    "service_tier": ("ignored", "no tiers"),
-    "prompt_cache_key": ("ignored", "no prompt cache"),
-    "prompt_cache_retention": ("ignored", "no prompt cache"),
-    "max_tool_calls": ("ignored", "it bounds built-in tools, which are refused"),
-    "top_logprobs": ("refused", "no log probabilities (0 is accepted)"),
-    "background": ("refused", "no background responses (false is accepted)"),
-    "conversation": ("refused", "no Conversations API; use previous_response_id"),
-    "prompt": ("refused", "no stored prompt templates"),
-}
-
 # ------------------------------------------------------------------------------ response
 
 ResponseStatus = Literal["completed", "incomplete", "failed", "in_progress"]
 
 
+class UrlCitation(msgspec.Struct, tag="url_citation", tag_field="type", kw_only=True):
+    url: str
+    title: str
+    start_index: int
+    end_index: int
+
+
 class OutputText(msgspec.Struct, tag="output_text", tag_field="type"):
     text: str
-    annotations: list[Any] = msgspec.field(default_factory=list)
+    annotations: list[UrlCitation] = msgspec.field(default_factory=list)
     logprobs: list[Any] = msgspec.field(default_factory=list)
 
 
@@ -296,6 +271,14 @@ class ArgumentsDone(_Event, tag="response.function_call_arguments.done"):
     arguments: str
 
 
+class AnnotationAdded(_Event, tag="response.output_text.annotation.added"):
+    item_id: str
+    output_index: int
+    content_index: int
+    annotation_index: int
+    annotation: UrlCitation
+
+
 class ErrorEvent(_Event, tag="error"):
     code: str | None
     message: str
@@ -318,6 +301,7 @@ StreamEvent = (
     | ReasoningDone
     | ArgumentsDelta
     | ArgumentsDone
+    | AnnotationAdded
     | ErrorEvent
 )
 
@@ -325,7 +309,6 @@ request_decoder: Final = msgspec.json.Decoder(ResponsesRequest)
 encoder: Final = msgspec.json.Encoder()
 
 __all__ = [
-    "FIELDS",
     "FunctionCall",
     "FunctionCallItem",
     "FunctionCallOutputItem",
@@ -342,6 +325,7 @@ __all__ = [
     "ResponsesRequest",
     "StreamEvent",
     "TextParam",
+    "UrlCitation",
     "encoder",
     "request_decoder",
 ]

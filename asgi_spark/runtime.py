@@ -3,7 +3,8 @@ exit stack.
 
 A runtime holds the loaded configuration, one adapter per model, the limiter, and per model
 the composed call (policies around the adapter, see :mod:`.pipeline`); later the connection
-pools and metrics join it, each registered on the same exit stack.  It is immutable once built:
+pools join it, each registered on the same exit stack; :meth:`Runtime.readings` reports
+its state to the metrics.  It is immutable once built:
 a new configuration means a new runtime (:meth:`asgi_spark.gateway.Gateway.reload`), swapped
 in atomically.  Requests hold the runtime they started on (:meth:`Runtime.use`); a retired
 runtime closes when its last request ends, so requests in flight finish on the configuration
@@ -14,19 +15,22 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from types import MappingProxyType
 
 from .adapters.base import Adapter
 from .config import GatewayConfig, build_adapters
 from .errors import ModelNotFoundError
+from .gauges import Reading
 from .limits import Limiter
 from .limits.memory import MemoryLimiter
 from .pipeline import CallNext, Policy, adapter_call, compose
+from .policies.choices import choices
 from .policies.fallback import fallback
 from .policies.limit import limit
 from .policies.retry import Backoff, retry
 from .policies.stop import stop
+from .policies.structured import structured
 
 
 class Runtime:
@@ -46,6 +50,7 @@ class Runtime:
         self._calls = _compose_models(config, adapters, limiter)
         self._stack = stack
         self._users = 0
+        self._streams = 0
         self._retired = False
         self._closed = False
 
@@ -70,19 +75,42 @@ class Runtime:
         return self._users
 
     @property
+    def open_streams(self) -> int:
+        """Streaming requests currently using this runtime."""
+        return self._streams
+
+    @property
     def closed(self) -> bool:
         return self._closed
 
     @contextlib.asynccontextmanager
-    async def use(self) -> AsyncIterator[Runtime]:
-        """Hold the runtime for one request; a retired runtime closes after its last one."""
+    async def use(self, *, stream: bool = False) -> AsyncIterator[Runtime]:
+        """Hold the runtime for one request (``stream``: a streaming one); a retired runtime
+        closes after its last one."""
         self._users += 1
+        self._streams += stream
         try:
             yield self
         finally:
             self._users -= 1
+            self._streams -= stream
             if self._users == 0 and self._retired:
                 await self.aclose()
+
+    def readings(self) -> Iterator[Reading]:
+        """The state now, for the metrics (:mod:`asgi_spark.gauges`): requests and streams in
+        flight, each limit's slots, and what each adapter reports (its pool)."""
+        yield Reading("in_flight_requests", "requests being answered", self._users)
+        yield Reading("open_streams", "streaming responses open", self._streams)
+        for key, capacity in self.config.capacities().items():
+            labels = {"limit": key}
+            yield Reading("limit_slots", "max_concurrency of each limit", capacity, labels)
+            in_use = self.limiter.in_use(key)
+            yield Reading("limit_slots_in_use", "upstream sessions holding a slot", in_use, labels)
+        for model_id, adapter in self.adapters.items():
+            for reading in adapter.readings():
+                labels = {**reading.labels, "model": model_id}
+                yield Reading(reading.name, reading.help, reading.value, labels)
 
     async def retire(self) -> None:
         """No new requests come; close now if idle, else when the last request ends."""
@@ -105,7 +133,7 @@ def _compose_models(
     config: GatewayConfig, adapters: Mapping[str, Adapter], limiter: Limiter
 ) -> dict[str, CallNext]:
     """Each model's call: the emulations (stop, ...), then ``fallback(candidates)`` around its
-    own ``limit(retry(adapter))``;
+    own ``limit(choices(retry(adapter)))``;
     every candidate keeps its own limit and retries (a fallback's fallbacks are not followed,
     so chains cannot loop)."""
     candidates: dict[str, CallNext] = {}
@@ -114,6 +142,7 @@ def _compose_models(
         layers: list[Policy] = []
         if entry.max_concurrency is not None or entry.limit_group is not None:
             layers.append(limit(limiter, entry.limit_key, queue_timeout=entry.queue_timeout))
+        layers.append(choices(entry.max_n))
         if entry.retry.enabled and entry.retry.max_retries > 0:
             r = entry.retry
             backoff = Backoff(
@@ -128,7 +157,11 @@ def _compose_models(
     calls: dict[str, CallNext] = {}
     for model_id, adapter in adapters.items():
         fallbacks = adapter.entry.fallbacks
-        outer: list[Policy] = list(EMULATIONS)
+        entry = adapter.entry
+        outer: list[Policy] = [
+            structured(functions=adapter.supports_functions, retries=entry.structured_retries),
+            *EMULATIONS,
+        ]
         if fallbacks:
             outer.append(fallback(fallbacks, candidates.__getitem__))
         calls[model_id] = compose(outer, candidates[model_id])

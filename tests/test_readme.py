@@ -49,3 +49,87 @@ def test_the_version_table_matches_versions_json() -> None:
         cells = [cell.strip() for cell in line.strip("|").split("|")]
         assert cells[-1] == ("yes" if row.functions else "no"), row.name
         assert (cells[-2] == "yes") == row.system, row.name
+
+
+def _backticked() -> set[str]:
+    return set(re.findall(r"`([^`\s]+)`", README))
+
+
+def test_every_configuration_key_is_documented() -> None:
+    from asgi_spark.adapters.spark.settings import SparkConfig
+    from asgi_spark.config import AccessLogSettings, ConfigFile, ModelEntry, RetrySettings
+    from asgi_spark.config.schema import ResponsesStoreSettings
+
+    named = _backticked()
+    keys = {
+        *ModelEntry.__struct_fields__,
+        *RetrySettings.__struct_fields__,
+        *AccessLogSettings.__struct_fields__,
+        *ResponsesStoreSettings.__struct_fields__,
+        *(f"config.{key}" for key in SparkConfig.__struct_fields__),
+        *(key for key in ConfigFile.__struct_fields__ if key != "schema_url"),
+        "$schema",
+    }
+    assert keys - named == set()
+
+
+def test_the_readme_example_test_of_the_testing_kit_passes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    section = README[README.index("## Testing your application offline") :]
+    code = section[section.index("```python\n") + len("```python\n") :]
+    code = code[: code.index("```")]
+    (tmp_path / "test_my_app.py").write_text(code, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_my_app.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 passed" in result.stdout
+
+
+def test_every_chat_field_has_a_row_and_the_readme_has_the_table() -> None:
+    from asgi_spark.field_support import CHAT_FIELDS, render
+    from asgi_spark.openai_types import ChatCompletionRequest
+
+    assert set(CHAT_FIELDS) == set(ChatCompletionRequest.__struct_fields__)
+    assert {kind for kind, _ in CHAT_FIELDS.values()} <= {
+        "native",
+        "emulated",
+        "ignored",
+        "refused",
+        "gateway",
+    }
+    assert render(CHAT_FIELDS) in README
+
+
+def test_every_responses_and_completions_field_has_a_row_and_the_readme_has_the_tables() -> None:
+    from asgi_spark.field_support import COMPLETIONS_FIELDS, RESPONSES_FIELDS, render
+    from asgi_spark.legacy_completions import CompletionRequest
+    from asgi_spark.responses_types import ResponsesRequest
+
+    kinds = {"native", "emulated", "ignored", "refused", "gateway"}
+    for table, request in (
+        (RESPONSES_FIELDS, ResponsesRequest),
+        (COMPLETIONS_FIELDS, CompletionRequest),
+    ):
+        assert set(table) == set(request.__struct_fields__)
+        assert {kind for kind, _ in table.values()} <= kinds
+        assert render(table) in README
+
+
+def test_the_field_table_agrees_with_the_parameter_tables() -> None:
+    from asgi_spark.adapters.spark.params import EMULATED, IGNORABLE, REFUSED
+    from asgi_spark.field_support import CHAT_FIELDS
+
+    for param in EMULATED:
+        assert CHAT_FIELDS[param][0] == "emulated", param
+    for row in REFUSED:
+        if row.param not in EMULATED:
+            assert CHAT_FIELDS[row.param][0] == "refused", row.param
+    for row in IGNORABLE:
+        assert CHAT_FIELDS[row.param][0] in ("ignored", "native"), row.param

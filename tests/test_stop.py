@@ -32,8 +32,8 @@ alphabet = st.sampled_from("abc\n：星")
 def test_the_scanner_cuts_where_a_plain_search_would(
     text: str, cuts: list[int], stops: list[str]
 ) -> None:
-    found = [i for i in (text.find(s) for s in stops) if i >= 0]
-    expected = text[: min(found)] if found else text
+    found = [(i + len(s), i) for s in stops if (i := text.find(s)) >= 0]
+    expected = text[: min(found)[1]] if found else text  # the first stop to be completed
     scanner = StopScanner(tuple(stops))
     shown, reached, start = "", False, 0
     for end in [*sorted(set(cuts)), len(text)]:

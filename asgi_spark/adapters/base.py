@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Generic, TypeVar
+from urllib.parse import urlsplit
 
 import msgspec
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
@@ -38,6 +39,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from ..config.schema import ModelEntry, mask_url_password
 from ..errors import GatewayError, UpstreamClosedError, UpstreamError, UpstreamUnavailableError
 from ..events import Event, Failed
+from ..gauges import Reading
 from ..openai_types import ChatCompletionRequest
 from .connector import Connector, DirectConnector, Proxy, Timeouts, receive
 from .handshake import body_message, refusal_error
@@ -68,9 +70,14 @@ class Adapter(ABC):
         any I/O may be raised directly as :class:`~asgi_spark.errors.GatewayError`.
         """
 
+    @property
+    def supports_functions(self) -> bool:
+        """Whether the model calls functions (decides how structured output is emulated)."""
+        return True
+
     def ignored_params(self, request: ChatCompletionRequest) -> tuple[str, ...]:
         """The fields of ``request`` this model accepts but cannot honour (named to the client
-        in the ``x-asgi-spark-ignored-params`` header); none by default."""
+        in the ``x-asgi-spark-ignored-params`` header and in the access log); none by default."""
         return ()
 
     def describe(self) -> dict[str, str]:
@@ -98,6 +105,11 @@ class Adapter(ABC):
         proxy = self.entry.proxy
         shown = "none" if proxy is None else mask_url_password(proxy)
         return {"timeouts": slots, "proxy": shown}
+
+    def readings(self) -> Iterable[Reading]:
+        """This model's state now, for the metrics (a pool's connections); none by default.
+        The runtime adds the ``model`` label."""
+        return ()
 
     async def aclose(self) -> None:
         """Release shared resources (none by default)."""
@@ -215,9 +227,17 @@ class WebSocketAdapter(Adapter, Generic[StateT]):
         exchange = self.convert_request(request)
         timeouts = self.timeouts()
         deadline = None if timeouts.total is None else time.monotonic() + timeouts.total
-        connection = self.connector.connect(
-            self.build_url(), timeouts, proxy=self.proxy(), refusal=self.handshake_error
-        )
+        url = self.build_url()
+        where = urlsplit(url)  # the host and path may be named; the (signed) query never
+
+        def refusal(status: int, body: bytes) -> GatewayError:
+            error = self.handshake_error(status, body)
+            if status == 404 and where.path not in error.message:
+                error.message = f"{error.message}; the path tried was {where.path!r}"
+                error.args = (error.message,)
+            return error
+
+        connection = self.connector.connect(url, timeouts, proxy=self.proxy(), refusal=refusal)
         try:
             async with connection as ws:
                 try:
@@ -239,11 +259,9 @@ class WebSocketAdapter(Adapter, Generic[StateT]):
         except GatewayError as exc:
             yield [Failed(exc)]
         except OSError as exc:
-            yield [
-                Failed(
-                    UpstreamUnavailableError(f"cannot reach upstream: {_describe_os_error(exc)}")
-                )
-            ]
+            host = f"{where.hostname}:{where.port or (443 if where.scheme == 'wss' else 80)}"
+            message = f"cannot reach upstream {host}: {_describe_os_error(exc)}"
+            yield [Failed(UpstreamUnavailableError(message))]
         except InvalidHandshake as exc:
             # The exception text may quote the signed URL: report only its kind.
             yield [

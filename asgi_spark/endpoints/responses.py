@@ -20,9 +20,10 @@ import msgspec
 from starlette.types import Receive, Scope, Send
 
 from ..errors import UnsupportedParameterError
+from ..observe import message_texts
 from ..openai_types import ChatMessage, ToolCall, ToolCallFunction
 from ..param_names import renamed
-from ..pipeline import Call, RequestContext
+from ..pipeline import Call
 from ..respond import send_json
 from ..respond_responses import ResponsesJSONWriter, ResponsesSSEWriter
 from ..responses_request import Translated, translate
@@ -35,7 +36,8 @@ from ..responses_types import (
     encoder,
     request_decoder,
 )
-from .common import UseRuntime, answer, decode_body, read_body
+from ..runtime import Runtime
+from .common import Exchange, Report, UseRuntime, answer, decode_body, observed, read_body
 
 WHAT = "a JSON Responses API request with model and input"
 
@@ -49,53 +51,57 @@ def client_key(scope: Scope) -> str | None:
 class ResponsesEndpoint:
     """The Responses API's endpoints and the store they share (one per gateway)."""
 
-    def __init__(self, use: UseRuntime, store: ResponseStore | None = None) -> None:
+    def __init__(self, use: UseRuntime, report: Report, store: ResponseStore | None = None) -> None:
         self._use = use
+        self._report = report
         self.store = store or ResponseStore()
 
     async def create(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = decode_body(request_decoder, await read_body(receive), WHAT)
-        async with self._use() as runtime:
-            self.store.configure(runtime.config.responses_store)
-            context = RequestContext(endpoint="responses", requested_model=request.model)
+        async def handle(exchange: Exchange) -> None:
+            context = exchange.context
             context.client_key = client_key(scope)
-            previous: tuple[ChatMessage, ...] = ()
-            if request.previous_response_id is not None:
-                stored = self.store.get(
-                    request.previous_response_id, context.client_key, param="previous_response_id"
-                )
-                previous = stored.conversation
-            translated = translate(request, previous)
-            call_model = runtime.route(request.model)
-            adapter = runtime.adapters.get(request.model)
-            if adapter is not None and adapter.entry.strict_params and translated.ignored:
-                name = translated.ignored[0]
-                raise UnsupportedParameterError(
-                    f"'{name}' is not supported by this model (strict_params is on)", param=name
-                )
-            shell = _shell(request)
-            keep = request.store is not False
-
-            def make(model: str) -> Response:
-                return msgspec.structs.replace(shell, model=model)
-
-            def on_done(response: Response) -> None:
-                if keep:
-                    conversation = [*translated.conversation, assistant_message(response)]
-                    self.store.put(
-                        response.id, context.client_key, conversation, encoder.encode(response)
+            request = decode_body(request_decoder, await read_body(receive), WHAT)
+            context.requested_model = request.model
+            async with self._use(stream=bool(request.stream)) as exchange.runtime:
+                runtime = exchange.runtime
+                self.store.configure(runtime.config.responses_store)
+                previous: tuple[ChatMessage, ...] = ()
+                if request.previous_response_id is not None:
+                    stored = self.store.get(
+                        request.previous_response_id,
+                        context.client_key,
+                        param="previous_response_id",
                     )
+                    previous = stored.conversation
+                translated = translate(request, previous)
+                call_model = runtime.route(request.model)
+                _refuse_ignored(runtime, request.model, translated.ignored)
+                if runtime.config.access_log.include_content:
+                    context.messages = message_texts(translated.chat)
+                shell = _shell(request)
+                keep = request.store is not False
 
-            writer = (ResponsesSSEWriter if request.stream else ResponsesJSONWriter)(
-                send,
-                context,
-                make=make,
-                on_done=on_done,
-                rename=translated.rename,
-                ignored=translated.ignored,
-            )
-            source = call_model(Call(translated.chat, request.model, context))
-            await answer(receive, writer, renamed(source, translated.rename))
+                def make(model: str) -> Response:
+                    return msgspec.structs.replace(shell, model=model)
+
+                def on_done(response: Response) -> None:
+                    if keep:
+                        conversation = [*translated.conversation, assistant_message(response)]
+                        body = encoder.encode(response)
+                        self.store.put(response.id, context.client_key, conversation, body)
+
+                exchange.writer = (ResponsesSSEWriter if request.stream else ResponsesJSONWriter)(
+                    send,
+                    context,
+                    make=make,
+                    on_done=on_done,
+                    rename=translated.rename,
+                    ignored=translated.ignored,
+                )
+                source = call_model(Call(translated.chat, request.model, context))
+                await answer(receive, exchange.writer, renamed(source, translated.rename))
+
+        await observed(scope, send, "responses", self._report, handle)
 
     async def retrieve(self, scope: Scope, receive: Receive, send: Send) -> None:
         response_id = scope["path_params"]["response_id"]
@@ -103,6 +109,16 @@ class ResponsesEndpoint:
             self.store.configure(runtime.config.responses_store)
             stored = self.store.get(response_id, client_key(scope), param="response_id")
         await send_json(send, 200, stored.response)
+
+
+def _refuse_ignored(runtime: Runtime, model: str, ignored: tuple[str, ...]) -> None:
+    """A model with ``strict_params`` refuses this API's ignored fields as Chat's."""
+    adapter = runtime.adapters.get(model)
+    if adapter is not None and adapter.entry.strict_params and ignored:
+        raise UnsupportedParameterError(
+            f"'{ignored[0]}' is not supported by this model (strict_params is on)",
+            param=ignored[0],
+        )
 
 
 def _shell(request: ResponsesRequest) -> Response:

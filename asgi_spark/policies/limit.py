@@ -16,10 +16,12 @@ from ..limits import Limiter, LimitExceeded
 from ..pipeline import Call, CallNext, Policy, Source
 
 
-def limit(limiter: Limiter, key: str, *, queue_timeout: float | None, slots: int = 1) -> Policy:
-    """A policy taking ``slots`` slots of ``key`` (waiting at most ``queue_timeout`` s)."""
+def limit(limiter: Limiter, key: str, *, queue_timeout: float | None) -> Policy:
+    """A policy taking one slot of ``key`` per answer the request asks for (``n``), all at once,
+    waiting at most ``queue_timeout`` s."""
 
     async def policy(call: Call, call_next: CallNext) -> Source:
+        slots = max(1, call.body.n or 1)
         began = time.monotonic()
         try:
             lease = await limiter.acquire(key, slots, timeout=queue_timeout)

@@ -21,6 +21,7 @@ import msgspec
 from ..errors import InvalidRequestError
 from ..events import ContentDelta, Event, Failed, Finish
 from ..pipeline import Call, CallNext, Source
+from .choices import single_choice_only
 
 MAX_STOP_SEQUENCES: Final = 4
 
@@ -52,10 +53,13 @@ class StopScanner:
     def feed(self, text: str) -> tuple[str, bool]:
         """The text that can be shown now, and whether a stop sequence was reached."""
         held = self._held + text
-        found = [i for i in (held.find(s) for s in self._stops) if i >= 0]
+        # The first stop sequence to be *completed* wins, as when a model generates it token by
+        # token: the smallest end, then the earliest start.  This makes the cut independent of
+        # how the text was split into frames.
+        found = [(i + len(s), i) for s in self._stops if (i := held.find(s)) >= 0]
         if found:
             self._held = ""
-            return held[: min(found)], True
+            return held[: min(found)[1]], True
         keep = self._pending_match(held)
         self._held = held[len(held) - keep :] if keep else ""
         return held[: len(held) - keep], False
@@ -84,6 +88,7 @@ async def stop(call: Call, call_next: CallNext) -> Source:
             async for batch in source:
                 yield batch
         return
+    single_choice_only(call.body, "stop")
     body = msgspec.structs.replace(call.body, stop=None)
     async with aclosing(call_next(Call(body, call.model, call.context))) as source:
         async for out in _cut(source, StopScanner(stops)):

@@ -1,7 +1,7 @@
-"""instructor on the ``openai`` client: ``Mode.TOOLS`` and ``Mode.JSON`` (which need the
-gateway's structured output and forced tool choice), and ``Mode.MD_JSON`` (JSON parsed from
-the text).  (The newest instructor pins jiter<0.15, which openai >= 3.10 exceeds: it runs in
-the ``compat-openai2`` venv.)"""
+"""instructor on the ``openai`` client: ``Mode.TOOLS`` (a forced tool choice), ``Mode.JSON``
+(``response_format`` json_object) and ``Mode.MD_JSON`` (JSON parsed from the text).  (The
+newest instructor pins jiter<0.15, which openai >= 3.10 exceeds: it runs in the
+``compat-openai2`` venv.)"""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ import openai  # noqa: E402
 
 from .conftest import MODEL  # noqa: E402
 from .directives import answer  # noqa: E402
-from .pending import FORCED_TOOL_CHOICE, STRUCTURED_OUTPUT  # noqa: E402
 
 
 class City(pydantic.BaseModel):
@@ -29,15 +28,8 @@ def client(base_url: str, mode: object) -> object:
     return instructor.from_openai(raw, mode=mode)
 
 
-@pytest.mark.parametrize(
-    "mode",
-    [
-        pytest.param("TOOLS", marks=FORCED_TOOL_CHOICE),
-        pytest.param("JSON", marks=STRUCTURED_OUTPUT),
-    ],
-)
-def test_structured_modes(base_url: str, mode: str) -> None:
-    city = client(base_url, getattr(instructor.Mode, mode)).chat.completions.create(  # type: ignore[attr-defined]
+def test_tools_mode(base_url: str) -> None:
+    city = client(base_url, instructor.Mode.TOOLS).chat.completions.create(  # type: ignore[attr-defined]
         model=MODEL,
         response_model=City,
         max_retries=0,
@@ -46,10 +38,15 @@ def test_structured_modes(base_url: str, mode: str) -> None:
     assert isinstance(city, City)
 
 
-def test_md_json_mode(base_url: str) -> None:
-    directive = answer("```json\n" + '{"name": "Paris", "population": 2100000}' + "\n```")
-    city = client(base_url, instructor.Mode.MD_JSON).chat.completions.create(  # type: ignore[attr-defined]
-        model=MODEL,
+@pytest.mark.parametrize("mode", ["JSON", "MD_JSON"])
+def test_json_modes(base_url: str, mode: str) -> None:
+    # The schema is in the prompt for the model to follow: the directive stands in for a model
+    # that follows it.  Spark Lite has no function calling, so JSON mode is emulated there by an
+    # instruction and a check that the answer is JSON (on Max the simulator would fill an empty
+    # schema's function with {}).
+    directive = answer({"name": "Paris", "population": 2100000})
+    city = client(base_url, getattr(instructor.Mode, mode)).chat.completions.create(  # type: ignore[attr-defined]
+        model="spark-lite",
         response_model=City,
         max_retries=0,
         messages=[{"role": "user", "content": f"Name a city. {directive}"}],

@@ -22,9 +22,11 @@ from langgraph.prebuilt import ToolNode, tools_condition
 from typing_extensions import TypedDict
 
 from .conftest import MODEL
-from .pending import FORCED_TOOL_CHOICE, STRUCTURED_OR_FORCED, STRUCTURED_OUTPUT
+from .directives import answer
+from .pending import REQUIRED_AMONG_SEVERAL
 
 CALLS: list[str] = []
+PARIS_ANSWER = answer({"name": "Paris", "population": 2100000})
 
 
 @tool
@@ -87,24 +89,26 @@ def test_bind_tools_round_trip(llm: ChatOpenAI) -> None:
     assert second.content and not second.tool_calls
 
 
-@FORCED_TOOL_CHOICE
 def test_bind_tools_forced(llm: ChatOpenAI) -> None:
     answer = llm.bind_tools([get_weather], tool_choice="any").invoke("Hello")
     assert isinstance(answer, AIMessage) and answer.tool_calls
 
 
-@pytest.mark.parametrize(
-    "method",
-    [
-        pytest.param("json_schema", marks=STRUCTURED_OUTPUT),
-        pytest.param("json_mode", marks=STRUCTURED_OUTPUT),
-        pytest.param("function_calling", marks=FORCED_TOOL_CHOICE),
-    ],
-)
+@pytest.mark.parametrize("method", ["json_schema", "function_calling"])
 def test_with_structured_output(llm: ChatOpenAI, method: Any) -> None:
     structured = llm.with_structured_output(City, method=method)
-    city = structured.invoke("Name a city and its population, as JSON with name and population")
+    city = structured.invoke("Name a city and its population")
     assert isinstance(city, City)
+
+
+def test_with_structured_output_json_mode(base_url: str) -> None:
+    # json_mode asks for JSON only (the schema is in the prompt for the model to follow): the
+    # directive stands in for a model that follows it.  Spark Lite has no function calling, so
+    # the gateway emulates JSON mode by an instruction and checks that the answer is JSON.
+    lite = ChatOpenAI(model="spark-lite", base_url=base_url, api_key="unused", max_retries=0)
+    structured = lite.with_structured_output(City, method="json_mode")
+    city = structured.invoke(f"Name a city, as JSON with name and population. {PARIS_ANSWER}")
+    assert city == City(name="Paris", population=2100000)
 
 
 def test_responses_api_mode(base_url: str) -> None:
@@ -178,8 +182,14 @@ def test_create_agent_with_a_tool(llm: ChatOpenAI) -> None:
     assert isinstance(out["messages"][-1], AIMessage) and out["messages"][-1].content
 
 
-@STRUCTURED_OR_FORCED
 def test_create_agent_response_format(llm: ChatOpenAI) -> None:
+    agent = create_agent(llm, response_format=City)
+    out = agent.invoke({"messages": [HumanMessage("Name a city")]})
+    assert isinstance(out["structured_response"], City)
+
+
+@REQUIRED_AMONG_SEVERAL
+def test_create_agent_response_format_beside_tools(llm: ChatOpenAI) -> None:
     agent = create_agent(llm, tools=[get_weather], response_format=City)
     out = agent.invoke({"messages": [HumanMessage("Name a city")]})
     assert isinstance(out["structured_response"], City)

@@ -19,7 +19,7 @@ from llama_index.llms.openai_like import OpenAILike
 
 from .conftest import MODEL
 from .directives import answer
-from .pending import FORCED_TOOL_CHOICE
+from .pending import FORCED_CHOICE_WITHOUT_TOOLS
 
 
 class City(pydantic.BaseModel):
@@ -79,7 +79,7 @@ def test_structured_predict_on_the_default_completions_model(base_url: str) -> N
     assert city == City(**PARIS)
 
 
-@FORCED_TOOL_CHOICE
+@FORCED_CHOICE_WITHOUT_TOOLS
 def test_structured_predict_on_a_chat_model(base_url: str) -> None:
     # LlamaIndex sends tool_choice="required" here even without tools, then parses the text.
     city = llm(base_url, is_chat_model=True).structured_predict(
@@ -88,7 +88,6 @@ def test_structured_predict_on_a_chat_model(base_url: str) -> None:
     assert city == City(**PARIS)
 
 
-@FORCED_TOOL_CHOICE
 def test_structured_predict_with_function_calling(base_url: str) -> None:
     model = llm(base_url, is_chat_model=True, is_function_calling_model=True)
     city = model.structured_predict(City, PromptTemplate("Name a city."))

@@ -21,7 +21,6 @@ from agents import (  # noqa: E402
 )
 
 from .conftest import MODEL  # noqa: E402
-from .pending import STRUCTURED_OUTPUT  # noqa: E402
 
 CALLS: list[str] = []
 
@@ -98,7 +97,6 @@ async def test_previous_response_id() -> None:
     assert second.final_output
 
 
-@STRUCTURED_OUTPUT
 async def test_output_type() -> None:
     agent = Agent(name="city", instructions="Name a city.", model=MODEL, output_type=City)
     result = await Runner.run(agent, "A city, please")

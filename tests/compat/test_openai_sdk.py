@@ -10,7 +10,6 @@ import pydantic
 import pytest
 
 from .conftest import MODEL
-from .pending import FORCED_TOOL_CHOICE, STRUCTURED_OUTPUT
 
 TOOLS = [
     {
@@ -88,7 +87,6 @@ def test_tool_round_trip(client: openai.OpenAI) -> None:
     assert second.choices[0].finish_reason == "stop"
 
 
-@STRUCTURED_OUTPUT
 def test_chat_parse(client: openai.OpenAI) -> None:
     completion = client.chat.completions.parse(
         model=MODEL, messages=[{"role": "user", "content": "A city"}], response_format=City
@@ -96,7 +94,6 @@ def test_chat_parse(client: openai.OpenAI) -> None:
     assert isinstance(completion.choices[0].message.parsed, City)
 
 
-@FORCED_TOOL_CHOICE
 def test_chat_forced_tool_choice(client: openai.OpenAI) -> None:
     completion = client.chat.completions.create(
         model=MODEL,
@@ -146,7 +143,6 @@ def test_responses_tools_and_previous_response_id(client: openai.OpenAI) -> None
     assert second.status == "completed" and second.output_text
 
 
-@STRUCTURED_OUTPUT
 def test_responses_parse(client: openai.OpenAI) -> None:
     response = client.responses.parse(model=MODEL, input="A city", text_format=City)
     assert isinstance(response.output_parsed, City)

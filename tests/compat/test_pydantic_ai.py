@@ -13,7 +13,6 @@ from pydantic_ai.models.openai import OpenAIChatModel, OpenAIResponsesModel
 from pydantic_ai.providers.openai import OpenAIProvider
 
 from .conftest import MODEL
-from .pending import STRUCTURED_OR_FORCED
 
 CALLS: list[str] = []
 
@@ -65,7 +64,6 @@ async def test_stream_text(model: OpenAIChatModel | OpenAIResponsesModel) -> Non
     assert len(pieces) > 1 and "answering: Hello" in "".join(pieces)
 
 
-@STRUCTURED_OR_FORCED
 async def test_output_type(model: OpenAIChatModel | OpenAIResponsesModel) -> None:
     result = await Agent(model, output_type=City).run("Name a city")
     assert isinstance(result.output, City)

@@ -17,13 +17,7 @@ pytest.importorskip("smolagents", reason="in the compat venv only")
 from smolagents import CodeAgent, OpenAIServerModel, ToolCallingAgent, tool
 
 from .conftest import MODEL
-from .pending import FORCED_TOOL_CHOICE
-
-NO_USAGE_AFTER_STOP = pytest.mark.xfail(
-    reason="the stop emulation (issue 9 item 3) closes Spark's session at the match, before its "
-    "final frame, so the answer has no usage, and OpenAIServerModel.generate reads "
-    "response.usage.prompt_tokens"
-)
+from .pending import NO_USAGE_AFTER_STOP
 
 CALLS: list[str] = []
 
@@ -72,7 +66,6 @@ def test_code_agent_first_step(model: OpenAIServerModel) -> None:
     assert len(sent) == 1 and {"Observation:", "Calling tools:"} <= set(sent[0]["stop"])
 
 
-@FORCED_TOOL_CHOICE
 def test_tool_calling_agent(model: OpenAIServerModel) -> None:
     agent = ToolCallingAgent(tools=[get_weather], model=model, max_steps=2, verbosity_level=0)
     agent.run("What does get_weather say for Paris?")

@@ -15,13 +15,6 @@ from tests.openapi import sse_data, validate, validate_response_event
 
 from .server import ServedGateway
 
-NEEDS_STRUCTURED_OUTPUT = pytest.mark.xfail(
-    reason="structured output (response_format, issue 9 item 1) is not in the chat pipeline yet"
-)
-NEEDS_FORCED_TOOL_CHOICE = pytest.mark.xfail(
-    reason="forced tool_choice (issue 9 item 2) is not in the chat pipeline yet"
-)
-
 WEATHER = {
     "type": "function",
     "name": "get_weather",
@@ -295,7 +288,27 @@ def test_ignored_fields_are_named_in_the_header(gateway: ServedGateway) -> None:
     assert r.headers["x-asgi-spark-ignored-params"] == "truncation, prompt_cache_key"
 
 
-# ------------------------------------------------- features of the chat pipeline (item 1, 2)
+def test_spark_options_and_web_sources(gateway: ServedGateway, client: openai.OpenAI) -> None:
+    search = {"spark": {"web_search": {"search_mode": "deep"}, "top_k": 3}}
+    response = client.responses.create(
+        model="spark-max", input="合肥今天有什么新闻", extra_body=search
+    )
+    chat = gateway.simulator.requests[-1]["parameter"]["chat"]  # type: ignore[union-attr]
+    assert chat["top_k"] == 3 and chat["tools"][0]["web_search"]["search_mode"] == "deep"
+    notes = response.output[0].content[0].annotations  # type: ignore[union-attr]
+    assert [n.url for n in notes] == [  # type: ignore[union-attr]
+        "https://search.example.com/1",
+        "https://search.example.com/2",
+    ]
+    events = events_of(
+        raw(
+            gateway, {"model": "spark-max", "input": "合肥今天有什么新闻", "stream": True, **search}
+        )
+    )
+    assert "response.output_text.annotation.added" in [e["type"] for e in events]
+
+
+# ------------------------------------------ emulated by the chat pipeline: text.format, tool_choice
 
 
 class City(pydantic.BaseModel):
@@ -303,13 +316,17 @@ class City(pydantic.BaseModel):
     population: int
 
 
-@NEEDS_STRUCTURED_OUTPUT
 def test_parse_with_text_format(client: openai.OpenAI) -> None:
     response = client.responses.parse(model="spark-max", input="A city, please", text_format=City)
     assert isinstance(response.output_parsed, City)
+    assert City.model_validate_json(response.output_text) == response.output_parsed
+    with client.responses.stream(
+        model="spark-max", input="A city, please", text_format=City
+    ) as stream:
+        final = stream.get_final_response()
+    assert isinstance(final.output_parsed, City)
 
 
-@NEEDS_STRUCTURED_OUTPUT
 def test_json_object_format(client: openai.OpenAI) -> None:
     response = client.responses.create(
         model="spark-max",
@@ -317,14 +334,17 @@ def test_json_object_format(client: openai.OpenAI) -> None:
         text={"format": {"type": "json_object"}},
     )
     assert isinstance(json.loads(response.output_text), dict)
+    assert response.text.format.type == "json_object"  # type: ignore[union-attr]
 
 
-@NEEDS_FORCED_TOOL_CHOICE
-def test_forced_tool_choice(client: openai.OpenAI) -> None:
+@pytest.mark.parametrize("choice", ["required", {"type": "function", "name": "get_weather"}])
+def test_forced_tool_choice(client: openai.OpenAI, choice: Any) -> None:
     response = client.responses.create(
         model="spark-max",
         input="Hello",
         tools=[WEATHER],  # type: ignore[list-item]
-        tool_choice={"type": "function", "name": "get_weather"},
+        tool_choice=choice,
     )
-    assert response.output[0].type == "function_call"
+    call = response.output[0]
+    assert call.type == "function_call" and call.name == "get_weather"
+    assert json.loads(call.arguments).keys() == {"city"}

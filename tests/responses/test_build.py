@@ -11,6 +11,7 @@ import pytest
 
 from asgi_spark.errors import RateLimitError, UpstreamClosedError
 from asgi_spark.events import (
+    Citation,
     ContentDelta,
     Event,
     Finish,
@@ -192,3 +193,41 @@ def test_failure_after_the_start(openapi: ModuleType, error: Any, code: str) -> 
     assert failed["response"]["status"] == "failed"
     assert failed["response"]["error"] == {"code": code, "message": error.message}
     assert failed["response"]["output"][0]["status"] == "incomplete"
+
+
+def test_web_sources_become_url_citations(openapi: ModuleType) -> None:
+    events, final = run(
+        [
+            [
+                Started("sid"),
+                Citation(1, "https://a.example/1", "A"),
+                Citation(2, "https://b/2", "B"),
+            ],
+            [ContentDelta("News [1] and more")],
+            [ContentDelta(" news."), Finish("stop")],
+        ]
+    )
+    check(openapi, events, final)
+    added = [e for e in events if e["type"] == "response.output_text.annotation.added"]
+    assert [e["annotation_index"] for e in added] == [0, 1]
+    notes = final["output"][0]["content"][0]["annotations"]
+    assert notes == [
+        {
+            "type": "url_citation",
+            "url": "https://a.example/1",
+            "title": "A",
+            "start_index": 5,
+            "end_index": 8,
+        },
+        {
+            "type": "url_citation",
+            "url": "https://b/2",
+            "title": "B",
+            "start_index": 0,
+            "end_index": 23,
+        },
+    ]
+    kinds = [e["type"] for e in events]
+    assert kinds.index("response.output_text.annotation.added") < kinds.index(
+        "response.output_text.done"
+    )

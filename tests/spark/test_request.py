@@ -745,3 +745,52 @@ def test_function_parameters_of_another_type_are_refused() -> None:
     tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "array"}}}
     error = refused(InvalidRequestError, "tools[0].parameters", [user()], tools=[tool])
     assert "must be a JSON Schema of type 'object', not 'array'" in error.message
+
+
+def test_spark_options_go_into_the_frame_and_the_simulator_accepts_them() -> None:
+    from asgi_spark.simulator.validate import validate_request
+
+    frame = wire(
+        spark={"top_k": 2, "chat_id": "conv-1", "web_search": {"search_mode": "deep"}},
+        t=target(top_k=5),
+    )
+    chat = frame["parameter"]["chat"]
+    assert (chat["top_k"], chat["chat_id"]) == (2, "conv-1")
+    assert chat["tools"] == [
+        {
+            "type": "web_search",
+            "web_search": {"enable": True, "show_ref_label": True, "search_mode": "deep"},
+        }
+    ]
+    validate_request(frame, version=MAX, app_id=frame["header"]["app_id"])
+    assert wire(spark={"web_search": True})["parameter"]["chat"]["tools"][0]["web_search"] == {
+        "enable": True,
+        "show_ref_label": True,
+    }
+    assert "tools" not in wire(spark={"web_search": False})["parameter"]["chat"]
+
+
+@pytest.mark.parametrize(
+    ("spark", "param", "needle"),
+    [
+        ([], "spark", "must be an object"),
+        ({"topk": 1}, "spark.topk", "is not a Spark option"),
+        ({"top_k": 7}, "spark.top_k", "from 1 to 6"),
+        ({"top_k": True}, "spark.top_k", "from 1 to 6"),
+        ({"chat_id": ""}, "spark.chat_id", "1 to 64"),
+        ({"web_search": "yes"}, "spark.web_search", "true, false or an object"),
+        ({"web_search": {"mode": "deep"}}, "spark.web_search.mode", "is not known"),
+        ({"web_search": {"search_mode": "fast"}}, "spark.web_search.search_mode", "normal"),
+        ({"web_search": {"enable": 1}}, "spark.web_search.enable", "true or false"),
+    ],
+)
+def test_bad_spark_options_are_400s_naming_the_field(spark: Any, param: str, needle: str) -> None:
+    error = refused(InvalidRequestError, param, spark=spark)
+    assert needle in error.message
+
+
+def test_web_search_only_on_the_versions_that_have_it() -> None:
+    error = refused(
+        InvalidRequestError, "spark.web_search", v=version("v1.1"), spark={"web_search": True}
+    )
+    assert "Spark Lite has no web search" in error.message

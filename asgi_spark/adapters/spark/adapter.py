@@ -62,6 +62,10 @@ class SparkAdapter(WebSocketAdapter[Translator]):
             "api_secret": s.api_secret.masked(),
         }
 
+    @property
+    def supports_functions(self) -> bool:
+        return self._target.version.functions
+
     def ignored_params(self, request: ChatCompletionRequest) -> tuple[str, ...]:
         if self._target.strict:
             return ()

@@ -7,8 +7,8 @@
   in the ``x-asgi-spark-ignored-params`` response header and the log line; a model with
   ``"strict_params": true`` refuses them like the others.
 
-Fields emulated by the gateway's policies (``stop``, ``response_format``, forced
-``tool_choice``, ``n``) are taken out of the request before it reaches the adapter; if one
+Fields emulated by the gateway's policies (``n``, ``stop``, ``response_format``, forced
+``tool_choice``) are taken out of the request before it reaches the adapter; if one
 arrives here anyway it is refused.  The README's lists are tested against these tables.
 """
 

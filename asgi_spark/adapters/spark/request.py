@@ -40,6 +40,7 @@ from .frames import (
     RequestHeader,
     RequestPayload,
 )
+from .options import spark_options
 from .params import refuse, refuse_unsupported
 from .versions import SparkVersion
 
@@ -70,11 +71,14 @@ def build_request(request: ChatCompletionRequest, target: Target) -> SparkReques
     """Map ``request`` for ``target`` or raise :class:`InvalidRequestError` naming the field."""
     refuse_unsupported(request, target.version, strict=target.strict)
     max_tokens = _max_tokens(request, target)
+    options = spark_options(request.spark, target.version)
     chat = ChatParameter(
         domain=target.domain,
         temperature=_temperature(request, target),
         max_tokens=max_tokens,
-        top_k=target.top_k,
+        top_k=options.top_k or target.top_k,
+        chat_id=options.chat_id,
+        tools=options.tools,
     )
     if target.version.reasoning:
         chat.top_p = request.top_p
