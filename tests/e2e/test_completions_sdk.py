@@ -147,3 +147,32 @@ def test_the_chunk_check_still_rejects_a_wrong_reason() -> None:
         "choices": [{"text": "", "index": 0, "logprobs": None, "finish_reason": "done"}],
     }
     assert errors("CreateCompletionResponse", bad)
+
+
+def test_n_choices(gateway: ServedGateway, client: openai.OpenAI) -> None:
+    completion = client.completions.create(model="spark-max", prompt="two answers", n=2)
+    validate("CreateCompletionResponse", completion.model_dump(exclude_unset=True))
+    assert [c.index for c in completion.choices] == [0, 1]
+    assert all("answering: two answers" in c.text for c in completion.choices)
+    body = {"model": "spark-max", "prompt": "two answers", "n": 2, "stream": True}
+    chunks = [json.loads(p) for p in sse_data(raw(gateway, body).text)[:-1]]
+    finished = {c["choices"][0]["index"] for c in chunks if c["choices"][0]["finish_reason"]}
+    assert finished == {0, 1}
+
+
+def test_outcomes_reach_the_observers(gateway: ServedGateway, client: openai.OpenAI) -> None:
+    seen: list[Any] = []
+    gateway.app.observers.append(seen.append)
+    try:
+        client.completions.create(model="spark-max", prompt="observed")
+        client.responses.create(model="spark-max", input="observed")
+        with pytest.raises(openai.BadRequestError):
+            client.completions.create(model="spark-max", prompt="x", echo=True)
+    finally:
+        gateway.app.observers.remove(seen.append)
+    assert [(o.endpoint, o.status) for o in seen] == [
+        ("completions", 200),
+        ("responses", 200),
+        ("completions", 400),
+    ]
+    assert seen[2].error_code == "unsupported_parameter"
