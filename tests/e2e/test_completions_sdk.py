@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 from typing import Any
 
 import httpx
@@ -161,15 +162,29 @@ def test_n_choices(gateway: ServedGateway, client: openai.OpenAI) -> None:
 
 
 def test_outcomes_reach_the_observers(gateway: ServedGateway, client: openai.OpenAI) -> None:
+    # Observers run on the server's thread once the response is sent: wait for them.
     seen: list[Any] = []
-    gateway.app.observers.append(seen.append)
+    arrived = threading.Condition()
+
+    def observe(outcome: Any) -> None:
+        with arrived:
+            seen.append(outcome)
+            arrived.notify_all()
+
+    gateway.app.observers.append(observe)
     try:
         client.completions.create(model="spark-max", prompt="observed")
+        with arrived:
+            assert arrived.wait_for(lambda: len(seen) == 1, timeout=10)
         client.responses.create(model="spark-max", input="observed")
+        with arrived:
+            assert arrived.wait_for(lambda: len(seen) == 2, timeout=10)
         with pytest.raises(openai.BadRequestError):
             client.completions.create(model="spark-max", prompt="x", echo=True)
+        with arrived:
+            assert arrived.wait_for(lambda: len(seen) == 3, timeout=10)
     finally:
-        gateway.app.observers.remove(seen.append)
+        gateway.app.observers.remove(observe)
     assert [(o.endpoint, o.status) for o in seen] == [
         ("completions", 200),
         ("responses", 200),
