@@ -26,7 +26,8 @@ The tree (HTTP status, OpenAI ``type``, default ``code``; * = retryable by defau
 
 Every class knows its HTTP status, OpenAI ``type`` and default ``code``, and whether retrying
 the same request may succeed.  :func:`error_body` is the only encoder.  Messages must never
-contain secrets: callers pass upstream words through :func:`asgi_spark.secrets.redact` first.
+contain secrets: callers pass upstream words through
+:func:`asgi_spark.secrets.redact_upstream` first (known secrets and signed queries removed).
 """
 
 from __future__ import annotations
