@@ -37,6 +37,7 @@ from ..errors import (
     TotalTimeoutError,
     UpstreamTimeoutError,
 )
+from .wire_log import UPSTREAM_LOG
 
 if TYPE_CHECKING:
     from ..config.schema import ModelEntry
@@ -116,6 +117,7 @@ class _Connection:
                 ping_interval=None,  # Spark sends no pings and the official clients send none
                 compression=None,  # no permessage-deflate offer, like the official clients
                 proxy=self._proxy,
+                logger=UPSTREAM_LOG,  # not websockets.client: redacted, whatever the host logs
             )
         except InvalidStatus as exc:
             response = exc.response
