@@ -40,7 +40,7 @@ from ..errors import GatewayError, UpstreamClosedError, UpstreamError, UpstreamU
 from ..events import Event, Failed
 from ..openai_types import ChatCompletionRequest
 from ..secrets import redact, redact_upstream
-from .connector import Connector, DirectConnector, Proxy, Timeouts, receive
+from .connector import Connector, DirectConnector, Proxy, Timeouts, oversize_error, receive
 from .handshake import body_message, refusal_error
 
 StateT = TypeVar("StateT")
@@ -235,6 +235,10 @@ class WebSocketAdapter(Adapter, Generic[StateT]):
                         if self.is_complete(exchange.state):
                             return
                 except ConnectionClosed as closed:  # also while sending: closed right away
+                    too_big = oversize_error(closed)  # a frame the gateway refused to read
+                    if too_big is not None:
+                        yield [Failed(too_big)]
+                        return
                     rcvd = closed.rcvd
                     code, reason = (rcvd.code, rcvd.reason) if rcvd else (None, "")
                     yield self.on_close(exchange.state, code, reason)
