@@ -192,8 +192,9 @@ async def send_json(
 
 
 async def send_error(send: Send, error: GatewayError) -> None:
-    """The OpenAI error body of ``error`` with its status (and ``Retry-After`` when known)."""
-    headers = []
+    """The OpenAI error body of ``error`` with its status and headers (``Retry-After`` when
+    known)."""
+    headers = list(error.headers)
     if error.retry_after is not None:
         headers.append((b"retry-after", str(max(1, math.ceil(error.retry_after))).encode()))
     await send_json(send, error.status, error_body(error), headers)

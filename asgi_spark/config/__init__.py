@@ -27,6 +27,7 @@ from .schema import (
     SecretStr,
     TimeoutSettings,
 )
+from .security import ClientKey, CorsSettings
 from .typed import adapter_config
 from .urls import endpoint_problem, normalise_base_url, normalise_proxy
 
@@ -36,9 +37,11 @@ __all__ = [
     "DEFAULT_PORT",
     "ENV_PREFIX",
     "LOG_LEVELS",
+    "ClientKey",
     "ConfigError",
     "ConfigFile",
     "ConfigSource",
+    "CorsSettings",
     "GatewayConfig",
     "ModelEntry",
     "RetrySettings",
