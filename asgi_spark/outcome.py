@@ -3,7 +3,7 @@
 The access log line today, and Server-Timing, metrics and budgets later, read this record and
 nothing else, so they cannot disagree.  Times are seconds (``time.monotonic`` differences);
 ``None`` means "did not happen" (no first byte, no upstream connection, ...).  It never holds a
-secret or message content.
+secret or message content: ``client_key`` is the *name* of the client's key.
 """
 
 from __future__ import annotations
@@ -57,8 +57,9 @@ class Outcome:
             if self.time_to_first_byte is not None
             else ""
         )
+        key = f" key={self.client_key}" if self.client_key is not None else ""
         return (
-            f"{self.endpoint} model={self.requested_model} stream={self.stream} {result} "
+            f"{self.endpoint} model={self.requested_model} stream={self.stream}{key} {result} "
             f"sid={self.upstream_sid or '-'} attempts={self.attempts} frames={self.frames}"
             f"{ttfb} duration={self.duration * 1000:.1f}ms"
         )
