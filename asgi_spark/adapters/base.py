@@ -235,7 +235,7 @@ class WebSocketAdapter(Adapter, Generic[StateT]):
                         if self.is_complete(exchange.state):
                             return
                 except ConnectionClosed as closed:  # also while sending: closed right away
-                    too_big = oversize_error(closed)  # a frame the gateway refused to read
+                    too_big = oversize_error(closed, ws)  # a frame the gateway would not read
                     if too_big is not None:
                         yield [Failed(too_big)]
                         return

@@ -159,14 +159,15 @@ class _FailFastConnection(ClientConnection):
             self.transport.close()  # flushes the close frame, then closes
 
 
-def oversize_error(closed: ConnectionClosed) -> UpstreamProtocolError | None:
+def oversize_error(closed: ConnectionClosed, ws: ClientConnection) -> UpstreamProtocolError | None:
     """The error for a connection the gateway failed with 1009 because upstream sent a message
-    over :data:`MAX_FRAME_BYTES`; ``None`` for any other ending."""
-    cause = closed.__cause__
+    over :data:`MAX_FRAME_BYTES`; ``None`` for any other ending.  The size comes from the
+    parser's error (``ws.protocol.parser_exc``: not every release chains it to ``closed``)."""
+    cause = ws.protocol.parser_exc
     if isinstance(cause, PayloadTooBig):
         size: int | None = getattr(cause, "size", None)
-        if size is not None:
-            size += getattr(cause, "current_size", None) or 0
+        if size is not None:  # plus the earlier fragments ("cur_size" in older releases)
+            size += getattr(cause, "current_size", getattr(cause, "cur_size", None)) or 0
     elif (
         closed.sent is not None
         and closed.sent.code == CloseCode.MESSAGE_TOO_BIG
