@@ -1,6 +1,8 @@
 """The ``asgi-spark`` command line: one argparse app with a subcommand per tool.
 
-* ``asgi-spark serve`` runs the gateway with uvicorn (demo mode without a configuration);
+* ``asgi-spark serve`` runs the gateway with uvicorn (demo mode without a configuration), with
+  a deadline for request headers and a connection cap (:mod:`.serve_protocol`); it warns when
+  it listens beyond loopback without ``api_keys``;
 * ``asgi-spark check-config PATH`` validates a configuration and prints its models, secrets
   masked;
 * ``asgi-spark schema`` prints the JSON Schema of a configuration file (for editors);
@@ -13,6 +15,7 @@ import argparse
 import asyncio
 import contextlib
 import functools
+import ipaddress
 import json
 import logging
 import os
@@ -31,6 +34,7 @@ from .config import (
     load_config,
 )
 from .gateway import CONFIG_ENV, Gateway
+from .serve_protocol import uvicorn_config
 from .simulator import Faults, SparkSimulator
 from .simulator.faults import describe_faults, faults_from_assignments
 from .simulator.handshake import MAX_CLOCK_SKEW
@@ -158,6 +162,14 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["critical", "error", "warning", "info", "debug", "trace"],
         help="log level (default: the config's, else info)",
     )
+    serve.add_argument(
+        "--limit-concurrency",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="serve at most N connections at once; a request on another one is answered 503 "
+        "(default: the config's max_connections, else no limit)",
+    )
     serve.set_defaults(handler=_run_serve)
 
     check = commands.add_parser(
@@ -235,6 +247,37 @@ async def _simulate(args: argparse.Namespace, faults: Faults) -> None:
         await stop.wait()
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
+
+
+def open_api_warning(host: str, port: int, config: GatewayConfig | None) -> str | None:
+    """The start-up warning for a server others can reach whose API needs no key."""
+    if is_loopback(host) or (config is not None and config.api_keys is not None):
+        return None
+    return (
+        f"asgi-spark serve: warning: listening on {host}:{port} without api_keys, so the API is "
+        "open to the network: anyone who can reach this address can use the models (and spend "
+        "the upstream quota). Set api_keys in the configuration, or listen on 127.0.0.1."
+    )
+
+
 def _run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -254,8 +297,18 @@ def _run_serve(args: argparse.Namespace) -> int:
     log_level = args.log_level or (config.log_level if config else DEFAULT_LOG_LEVEL)
     logging.basicConfig(format="%(levelname)s:     %(name)s: %(message)s")
     logging.getLogger("asgi_spark").setLevel(log_level.upper().replace("TRACE", "DEBUG"))
+    warning = open_api_warning(host, port, config)
+    if warning is not None:
+        print(warning, file=sys.stderr, flush=True)
     server = uvicorn.Server(
-        uvicorn.Config(gateway, host=host, port=port, log_level=log_level, lifespan="on")
+        uvicorn_config(
+            gateway,
+            config,
+            host=host,
+            port=port,
+            log_level=log_level,
+            max_connections=args.limit_concurrency,
+        )
     )
     server.run()
     return 0 if server.started else 1
