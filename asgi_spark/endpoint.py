@@ -70,14 +70,19 @@ class Endpoint:
         self._keyed = keyed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            async with self._use() as runtime:
-                await self._serve(runtime, scope, receive, send)
-        except GatewayClosedError as exc:
-            await refuse(scope, send, exc)
-        except (ConfigError, OSError) as exc:  # the runtime could not start
-            logger.error("the gateway could not start: %s", exc)
-            await refuse(scope, send, GatewayNotReadyError(f"the gateway could not start: {exc}"))
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                runtime = await stack.enter_async_context(self._use())
+            except GatewayClosedError as exc:
+                await refuse(scope, send, exc)
+                return
+            except (ConfigError, OSError) as exc:  # the runtime could not start: one ERROR line
+                logger.error(
+                    "%s %s: the gateway could not start: %s", scope["method"], scope["path"], exc
+                )
+                await send_error(send, GatewayNotReadyError(f"the gateway could not start: {exc}"))
+                return
+            await self._serve(runtime, scope, receive, send)
 
     async def _serve(self, runtime: Runtime, scope: Scope, receive: Receive, send: Send) -> None:
         headers = Headers(scope=scope)

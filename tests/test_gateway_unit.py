@@ -153,6 +153,12 @@ async def test_a_gateway_that_cannot_start_is_not_ready(
                 "code": "gateway_not_ready",
             }
     assert gateway.state.value == "idle"
+    errors = [r for r in caplog.records if r.name == "asgi_spark"]
+    assert [(r.levelno, r.getMessage().split(": ", 1)[0]) for r in errors] == [
+        (logging.ERROR, "GET /readyz"),
+        (logging.ERROR, "GET /v1/models"),
+    ]
+    assert all(r.exc_info is None for r in errors)
 
 
 @pytest.mark.parametrize(
