@@ -346,3 +346,44 @@ def test_a_body_that_does_not_arrive_in_time_is_408_and_the_connection_closes(
             "code": "request_timeout",
         }
     }
+
+
+# ----------------------------------------------------------------------------- mounted
+
+
+def mounted_app(simulator_url: str) -> Any:
+    """The secured gateway under /llm in a Starlette app with routes of its own."""
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Mount, Route
+
+    async def ping(request: Any) -> PlainTextResponse:
+        return PlainTextResponse("pong")
+
+    return Starlette(routes=[Route("/ping", ping), Mount("/llm", app=secured(simulator_url))])
+
+
+@pytest.fixture(scope="module")
+def mounted() -> Iterator[ServedGateway]:
+    served = ServedGateway(mounted_app).start()
+    yield served
+    served.stop()
+
+
+def test_mounted_the_same_checks_apply(mounted: ServedGateway) -> None:
+    assert httpx.get(url(mounted, "/ping")).text == "pong"  # the host's own routes are open
+    assert httpx.get(url(mounted, "/llm/v1/models")).status_code == 401
+    assert httpx.get(url(mounted, "/llm/readyz")).status_code == 200
+    with openai.OpenAI(base_url=url(mounted, "/llm/v1"), api_key=CI_KEY, max_retries=0) as client:
+        assert [m.id for m in client.models.list()] == ["spark-lite"]
+    r = httpx.options(
+        url(mounted, "/llm/v1/chat/completions"),
+        headers={"origin": ORIGIN, "access-control-request-method": "POST"},
+    )
+    assert r.status_code == 204 and r.headers["access-control-allow-origin"] == ORIGIN
+    r = httpx.post(
+        url(mounted, "/llm/v1/chat/completions"),
+        content=b"{}",
+        headers={"content-type": "text/plain", **bearer(OPEN_KEY)},
+    )
+    assert r.status_code == 415
