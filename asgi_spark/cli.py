@@ -1,7 +1,8 @@
 """The ``asgi-spark`` command line: one argparse app with a subcommand per tool.
 
 * ``asgi-spark serve`` runs the gateway with uvicorn (demo mode without a configuration),
-  :mod:`.serve`;
+  :mod:`.serve`, with a deadline for request headers and a connection cap
+  (:mod:`.serve_protocol`); it warns when it listens beyond loopback without ``api_keys``;
 * ``asgi-spark check-config PATH`` validates a configuration and prints its models, secrets
   masked;
 * ``asgi-spark schema`` prints the JSON Schema of a configuration file (for editors);
@@ -17,6 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import functools
+import ipaddress
 import json
 import os
 import signal
@@ -35,6 +37,7 @@ from .config import (
     config_schema,
     load_config,
 )
+from .config.security import DEFAULT_HEADER_TIMEOUT
 from .gateway import CONFIG_ENV
 from .simulator import Faults, SparkSimulator
 from .simulator.faults import CONNECTION_FIELDS, describe_faults, faults_from_assignments
@@ -184,6 +187,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not serve GET /metrics (served when prometheus-client is installed)",
     )
+    serve.add_argument(
+        "--limit-concurrency",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="serve at most N connections at once; a request on another one is answered 503 "
+        "(default: the config's max_connections, else no limit)",
+    )
     serve.set_defaults(handler=_run_serve)
 
     check = commands.add_parser(
@@ -262,6 +273,37 @@ async def _simulate(args: argparse.Namespace, faults: Faults) -> None:
         await stop.wait()
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
+
+
+def open_api_warning(host: str, port: int, config: GatewayConfig | None) -> str | None:
+    """The start-up warning for a server others can reach whose API needs no key."""
+    if is_loopback(host) or (config is not None and config.api_keys is not None):
+        return None
+    return (
+        f"asgi-spark serve: warning: listening on {host}:{port} without api_keys, so the API is "
+        "open to the network: anyone who can reach this address can use the models (and spend "
+        "the upstream quota). Set api_keys in the configuration, or listen on 127.0.0.1."
+    )
+
+
 def _run_serve(args: argparse.Namespace) -> int:
     from .serve import ServeOptions, run
 
@@ -277,14 +319,24 @@ def _run_serve(args: argparse.Namespace) -> int:
     if args.workers < 1:
         print("asgi-spark serve: --workers must be at least 1", file=sys.stderr)
         return 2
+    host = args.host or (config.host if config else DEFAULT_HOST)
+    port = args.port if args.port is not None else (config.port if config else DEFAULT_PORT)
+    warning = open_api_warning(host, port, config)
+    if warning is not None:
+        print(warning, file=sys.stderr, flush=True)
+    max_connections = args.limit_concurrency
+    if max_connections is None and config is not None:
+        max_connections = config.max_connections
     options = ServeOptions(
         config_path=path,
-        host=args.host or (config.host if config else DEFAULT_HOST),
-        port=args.port if args.port is not None else (config.port if config else DEFAULT_PORT),
+        host=host,
+        port=port,
         log_level=args.log_level or (config.log_level if config else DEFAULT_LOG_LEVEL),
         workers=args.workers,
         metrics=not args.no_metrics,
         access_log_format=args.access_log_format,
+        header_timeout=config.header_timeout if config else DEFAULT_HEADER_TIMEOUT,
+        max_connections=max_connections,
     )
     return run(options)
 
@@ -304,7 +356,29 @@ def _run_check_config(args: argparse.Namespace) -> int:
                 print(f"    {key}: {value}")
     for model_id in config.disabled:
         print(f"- {model_id} (disabled)")
+    for line in _security_lines(config):
+        print(line)
     return 0
+
+
+def _security_lines(config: GatewayConfig) -> list[str]:
+    """What check-config says about clients: keys by name (never the key), CORS, limits."""
+    if config.api_keys is None:
+        keys = "clients: no key needed (without api_keys the API is open to whoever reaches it)"
+    else:
+        names = ", ".join(
+            key.name if key.models is None else f"{key.name} ({', '.join(sorted(key.models))})"
+            for key in config.api_keys
+        )
+        keys = f"clients: {len(config.api_keys)} key(s): {names}"
+    cors = "none" if config.cors is None else ", ".join(config.cors.allow_origins)
+    cap = "none" if config.max_connections is None else str(config.max_connections)
+    return [
+        keys,
+        f"browser origins (cors): {cors}",
+        f"limits: header_timeout {config.header_timeout:g} s, body_timeout "
+        f"{config.body_timeout:g} s, max_connections {cap}",
+    ]
 
 
 def _run_schema(args: argparse.Namespace) -> int:

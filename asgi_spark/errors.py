@@ -8,7 +8,12 @@ The tree (HTTP status, OpenAI ``type``, default ``code``; * = retryable by defau
     │   ├── ContentFilterError         400 content_filter
     │   ├── UnsupportedParameterError  400 unsupported_parameter
     │   ├── ModelNotFoundError         404 model_not_found
-    │   └── NotFoundError              404 not_found
+    │   ├── NotFoundError              404 not_found
+    │   ├── AuthenticationError        401 invalid_api_key (with ``WWW-Authenticate: Bearer``)
+    │   ├── PermissionDeniedError      403 (``code`` says what: ``cors_not_allowed``)
+    │   │   └── ModelNotAllowedError   403 model_not_allowed
+    │   ├── RequestTimeoutError        408 request_timeout (with ``Connection: close``)
+    │   └── UnsupportedMediaTypeError  415 unsupported_media_type
     ├── RateLimitError               * 429 rate_limit_error / rate_limit_exceeded
     │   ├── QuotaExceededError         429 insufficient_quota
     │   └── LimitExceeded (limits)   * 429 rate_limit_exceeded, with ``retry_after``
@@ -22,17 +27,19 @@ The tree (HTTP status, OpenAI ``type``, default ``code``; * = retryable by defau
     │       └── ConnectTimeoutError, AcquireTimeoutError, FirstFrameTimeoutError,
     │           IdleTimeoutError, TotalTimeoutError (``phase`` names the deadline)
     ├── GatewayClosedError             503 service_unavailable / gateway_closed
+    ├── GatewayNotReadyError           503 service_unavailable / gateway_not_ready
     └── InternalError                  500 internal_error
         └── ContractViolation (events)  500 adapter_contract_violation
 
 Every class knows its HTTP status, OpenAI ``type`` and default ``code``, and whether retrying
 the same request may succeed.  :func:`error_body` is the only encoder.  Messages must never
-contain secrets: callers pass upstream words through :func:`asgi_spark.secrets.redact` first.
+contain secrets: callers pass upstream words through
+:func:`asgi_spark.secrets.redact_upstream` first (known secrets and signed queries removed).
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Final
 
 import msgspec
 
@@ -55,6 +62,8 @@ class GatewayError(Exception):
     type: ClassVar[str] = "server_error"
     default_code: ClassVar[str | None] = None
     default_retryable: ClassVar[bool] = False
+    #: Response headers every error of the class carries (``Retry-After`` is per instance).
+    headers: ClassVar[tuple[tuple[bytes, bytes], ...]] = ()
 
     def __init__(
         self,
@@ -116,6 +125,42 @@ class ModelNotFoundError(InvalidRequestError):
 class NotFoundError(InvalidRequestError):
     status = 404
     default_code = "not_found"
+
+
+class AuthenticationError(InvalidRequestError):
+    """No client key, or not one of ``api_keys`` (OpenAI's own 401 body)."""
+
+    status = 401
+    default_code = "invalid_api_key"
+    headers = ((b"www-authenticate", b'Bearer realm="asgi-spark"'),)
+
+
+class PermissionDeniedError(InvalidRequestError):
+    """The request is understood and refused (a CORS preflight from an origin not allowed)."""
+
+    status = 403
+
+
+class ModelNotAllowedError(PermissionDeniedError):
+    """The client's key may not use the model."""
+
+    default_code = "model_not_allowed"
+
+
+class RequestTimeoutError(InvalidRequestError):
+    """The client did not send its request in time (``body_timeout``, ``header_timeout``);
+    the server closes the connection after the answer."""
+
+    status = 408
+    default_code = "request_timeout"
+    headers = ((b"connection", b"close"),)
+
+
+class UnsupportedMediaTypeError(InvalidRequestError):
+    """A body that is not declared ``application/json``."""
+
+    status = 415
+    default_code = "unsupported_media_type"
 
 
 class RateLimitError(GatewayError):
@@ -224,6 +269,14 @@ class GatewayClosedError(GatewayError):
     default_code = "gateway_closed"
 
 
+class GatewayNotReadyError(GatewayError):
+    """The gateway's runtime is not running (``/readyz``): not started yet or failed to."""
+
+    status = 503
+    type = "service_unavailable"
+    default_code = "gateway_not_ready"
+
+
 class InternalError(GatewayError):
     status = 500
     type = "server_error"
@@ -232,7 +285,7 @@ class InternalError(GatewayError):
 
 # --------------------------------------------------------------------------------- encoding
 
-_encoder = msgspec.json.Encoder()
+_encoder: Final = msgspec.json.Encoder()
 
 
 def error_body(error: GatewayError) -> bytes:

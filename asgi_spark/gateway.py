@@ -9,11 +9,14 @@ The gateway is a small state machine: IDLE (no runtime yet) → RUNNING → CLOS
 runs on is one :class:`~asgi_spark.runtime.Runtime`, swapped atomically by :meth:`Gateway.reload`.
 After :meth:`Gateway.aclose` every request gets a 503 OpenAI error; nothing restarts silently.
 
-The chat endpoint reads as: decode the body → route the model → call its composed policies →
-a writer answers (:mod:`.respond`), and the :class:`~asgi_spark.outcome.Outcome` goes to the
-access log and the observers (:mod:`.observe`).  The Responses API and legacy Completions
-(:mod:`.endpoints`) are translation layers over the same path.
-Without a configuration the runtime is the demo's (:mod:`.demo`).
+Every route is an :class:`~asgi_spark.endpoint.Endpoint`: the runtime, CORS, the client key
+and the method are checked there (:mod:`.endpoint`, :mod:`.cors`, :mod:`.access`) before a
+handler here runs.  The chat endpoint reads as: read and decode the body
+(:mod:`.request_body`) → admit and route the model → call its composed policies → a writer
+answers (:mod:`.respond`), and the :class:`~asgi_spark.outcome.Outcome` goes to the access
+log and the observers (:mod:`.observe`).  The Responses API and legacy Completions
+(:mod:`.endpoints`) are translation layers over the same path.  Without a configuration the
+runtime is the demo's (:mod:`.demo`).
 """
 
 from __future__ import annotations
@@ -22,37 +25,32 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from enum import Enum
 from functools import partial
-from typing import Final
+from typing import Any
 
 from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
+from . import access
 from .adapters.base import Adapter
 from .config import ConfigError, ConfigSource, GatewayConfig, build_adapters, load_config
 from .demo import CONFIG_ENV, DEMO_MODEL, demo_config, demo_runtime
-from .endpoints.common import ClientGone, Exchange, answer, decode_body, observed, read_body
+from .endpoint import Endpoint, Handler, Incoming, no_such_route, not_found
 from .endpoints.completions import CompletionsEndpoint
 from .endpoints.responses import ResponsesEndpoint
-from .errors import (
-    GatewayClosedError,
-    GatewayError,
-    InternalError,
-    InvalidRequestError,
-    NotFoundError,
-)
+from .errors import GatewayClosedError, GatewayError
 from .observe import AccessLog, Observer, message_texts, notify
-from .openai_types import Model, ModelList, encoder, request_decoder
+from .openai_types import Model, ModelList, encoder
 from .outcome import Outcome
-from .pipeline import Call
-from .respond import JSONWriter, SSEWriter, send_error, send_json
+from .pipeline import Call, RequestContext
+from .request_body import MAX_BODY_BYTES, decode_chat_request, read_body, require_json
+from .request_id import client_request_id
+from .respond import JSONWriter, SSEWriter, WriterState, send_json
 from .runtime import Runtime, RuntimeFactory, build_runtime
 
 logger = logging.getLogger("asgi_spark")
-
-CHAT_REQUEST: Final = "a JSON chat completion request"
 
 #: What :func:`create_app` accepts: a loaded configuration or anything :func:`load_config` reads.
 AppConfig = GatewayConfig | ConfigSource
@@ -82,20 +80,25 @@ class Gateway:
         #: the access log (metrics are one: :mod:`asgi_spark.metrics`).
         self.observers: list[Observer] = []
         #: The Responses API, with its store of responses (kept across reloads).
-        self.responses = ResponsesEndpoint(self._use, self._report)
-        completions = CompletionsEndpoint(self._use, self._report)
+        self.responses = ResponsesEndpoint(self._report)
+        completions = CompletionsEndpoint(self._report)
         self._router = Router(
             routes=[
-                Route("/v1/chat/completions", _Endpoint("POST", self._chat)),
-                Route("/v1/responses", _Endpoint("POST", self.responses.create)),
-                Route("/v1/responses/{response_id}", _Endpoint("GET", self.responses.retrieve)),
-                Route("/v1/completions", _Endpoint("POST", completions.create)),
-                Route("/v1/models", _Endpoint("GET", self._models)),
-                Route("/v1/models/{model_id:path}", _Endpoint("GET", self._model)),
-                Route("/healthz", _Endpoint("GET", self._health)),
+                Route("/v1/chat/completions", self._route("POST", self._chat)),
+                Route("/v1/responses", self._route("POST", self.responses.create)),
+                Route("/v1/responses/{response_id}", self._route("GET", self.responses.retrieve)),
+                Route("/v1/completions", self._route("POST", completions.create)),
+                Route("/v1/models", self._route("GET", self._models)),
+                Route("/v1/models/{model_id:path}", self._route("GET", self._model)),
+                Route("/v1/{path:path}", self._route(None, self._no_route)),  # a key first
+                Route("/healthz", self._route("GET", self._health, keyed=False)),
+                Route("/readyz", self._route("GET", self._ready, keyed=False)),
             ],
-            default=_not_found,
+            default=not_found,
         )
+
+    def _route(self, method: str | None, handler: Handler, *, keyed: bool = True) -> Endpoint:
+        return Endpoint(method, handler, self._use, keyed=keyed)
 
     # --------------------------------------------------------------------------- runtime
 
@@ -175,13 +178,13 @@ class Gateway:
         return self._prepared[0] if self._prepared is not None else None
 
     @contextlib.asynccontextmanager
-    async def _use(self, *, stream: bool = False) -> AsyncIterator[Runtime]:
+    async def _use(self) -> AsyncIterator[Runtime]:
         if self._runtime is None:
             await self.startup()
         runtime = self._runtime
         if runtime is None or self.state is GatewayState.CLOSED:
             raise GatewayClosedError("the gateway is closed")
-        async with runtime.use(stream=stream):
+        async with runtime.use():
             yield runtime
 
     # ------------------------------------------------------------------------------- ASGI
@@ -211,46 +214,76 @@ class Gateway:
 
     # -------------------------------------------------------------------------- endpoints
 
-    async def _health(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async with self._use() as runtime:
-            body = encoder.encode({"status": "ok", "models": len(runtime.adapters)})
-        await send_json(send, 200, body)
+    # Each handler runs once its Endpoint has taken the runtime and admitted the client.
 
-    async def _models(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async with self._use() as runtime:
-            listing = ModelList(data=[_model_object(runtime, k) for k in runtime.adapters])
-        await send_json(send, 200, encoder.encode(listing))
+    async def _health(self, incoming: Incoming) -> None:
+        body = encoder.encode({"status": "ok", "models": len(incoming.runtime.adapters)})
+        await send_json(incoming.send, 200, body)
 
-    async def _model(self, scope: Scope, receive: Receive, send: Send) -> None:
-        model_id = scope["path_params"]["model_id"]
-        async with self._use() as runtime:
-            runtime.route(model_id)
-            body = encoder.encode(_model_object(runtime, model_id))
-        await send_json(send, 200, body)
+    async def _ready(self, incoming: Incoming) -> None:
+        """200 once the runtime runs; the Endpoint answers 503 when it is closed or cannot
+        start."""
+        body = encoder.encode({"status": "ready", "models": len(incoming.runtime.adapters)})
+        await send_json(incoming.send, 200, body)
 
-    async def _chat(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def handle(exchange: Exchange) -> None:
-            context = exchange.context
-            request = decode_body(request_decoder, await read_body(receive), CHAT_REQUEST)
+    async def _models(self, incoming: Incoming) -> None:
+        runtime = incoming.runtime
+        shown = access.visible(incoming.client, runtime.adapters)
+        listing = ModelList(data=[_model_object(runtime, model_id) for model_id in shown])
+        await send_json(incoming.send, 200, encoder.encode(listing))
+
+    async def _model(self, incoming: Incoming) -> None:
+        model_id = incoming.scope["path_params"]["model_id"]
+        runtime = incoming.runtime
+        access.admit(incoming.client, model_id, runtime.adapters, hide=True)
+        runtime.route(model_id)
+        await send_json(incoming.send, 200, encoder.encode(_model_object(runtime, model_id)))
+
+    async def _no_route(self, incoming: Incoming) -> None:
+        raise no_such_route(incoming.scope)
+
+    async def _chat(self, incoming: Incoming) -> None:
+        runtime, send, receive = incoming.runtime, incoming.send, incoming.receive
+        context = RequestContext(
+            endpoint="chat.completions",
+            requested_model="",
+            client_key=incoming.client.name if incoming.client is not None else None,
+        )
+        writer: SSEWriter | JSONWriter = JSONWriter(send, context)
+        try:  # every chat request, refused ones included, ends in one Outcome
+            context.request_id = client_request_id(incoming.scope) or context.request_id
+            require_json(incoming.headers)
+            timeout = runtime.config.body_timeout
+            request = decode_chat_request(
+                await read_body(receive, limit=MAX_BODY_BYTES, timeout=timeout)
+            )
             context.requested_model = request.model
-            async with self._use(stream=bool(request.stream)) as exchange.runtime:
-                call_model = exchange.runtime.route(request.model)
-                if exchange.runtime.config.access_log.include_content:
-                    context.messages = message_texts(request)
+            access.admit(incoming.client, request.model, runtime.adapters, hide=False)
+            call_model = runtime.route(request.model)
+            if runtime.config.access_log.include_content:
+                context.messages = message_texts(request)
+            if request.stream:
                 options = request.stream_options
-                exchange.writer = (
-                    SSEWriter(send, context, include_usage=bool(options and options.include_usage))
-                    if request.stream
-                    else JSONWriter(send, context)
-                )
-                source = call_model(Call(request, request.model, context))
-                await answer(receive, exchange.writer, source)
+                include_usage = bool(options and options.include_usage)
+                writer = SSEWriter(send, context, include_usage=include_usage)
+            else:
+                writer = JSONWriter(send, context)  # now that it knows whether to keep content
+            source = call_model(Call(request, request.model, context))
+            with runtime.streaming() if request.stream else contextlib.nullcontext():
+                try:
+                    await _until_disconnect(receive, writer.write(source))
+                finally:
+                    await source.aclose()
+        except GatewayError as exc:
+            if writer.state is not WriterState.PENDING:
+                raise
+            await writer.fail(exc)
+        finally:
+            self._report(writer.outcome(), runtime)
 
-        await observed(scope, send, "chat.completions", self._report, handle)
-
-    def _report(self, outcome: Outcome, runtime: Runtime | None) -> None:
-        """The access log and the observers get every request's outcome."""
-        settings = runtime.config.access_log if runtime is not None else None
+    def _report(self, outcome: Outcome, runtime: Runtime) -> None:
+        """The access log and the observers get every model request's outcome."""
+        settings = runtime.config.access_log
         notify(outcome, [partial(self.access_log, settings=settings), *self.observers])
 
 
@@ -267,43 +300,29 @@ def _prepare(config: AppConfig) -> _Prepared:
     return loaded, build_adapters(loaded)
 
 
-Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-class _Endpoint:
-    """A raw ASGI endpoint for one method whose GatewayErrors become OpenAI error responses."""
-
-    def __init__(self, method: str, handler: Handler) -> None:
-        self._method = method
-        self._handler = handler
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            if scope["method"] != self._method:
-                raise InvalidRequestError(
-                    f"method {scope['method']} is not allowed here; use {self._method}",
-                    code="method_not_allowed",
-                    status=405,
-                )
-            await self._handler(scope, receive, send)
-        except ClientGone:
-            return
-        except GatewayError as exc:
-            await send_error(send, exc)
-        except ConfigError as exc:
-            logger.error("configuration error: %s", exc)
-            await send_error(send, InternalError(f"the gateway is misconfigured: {exc}"))
-
-
 # ------------------------------------------------------------------------------- helpers
 
 
-async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
-    if scope["type"] == "http":
-        error = NotFoundError(
-            f"{scope['method']} {scope['path']} is not an endpoint of this gateway"
-        )
-        await send_error(send, error)
+async def _until_disconnect(receive: Receive, work: Awaitable[Any]) -> None:
+    """Run ``work`` until done or until the client disconnects, whichever comes first.
+
+    A disconnect cancels ``work``, which closes the upstream connection it owns.
+    """
+    task = asyncio.ensure_future(work)
+
+    async def watch() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in (task, watcher):
+            t.cancel()
+        await asyncio.gather(task, watcher, return_exceptions=True)
+    if task.done() and not task.cancelled() and task.exception() is not None:
+        raise task.exception()  # type: ignore[misc]
 
 
 def create_app(config: AppConfig | None = None) -> Gateway:

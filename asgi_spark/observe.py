@@ -53,6 +53,7 @@ def access_fields(outcome: Outcome, *, include_content: bool = False) -> dict[st
         "request_id": o.request_id,
         "endpoint": o.endpoint,
         "model": o.requested_model or None,
+        "key": o.client_key,  # the name of the client's key, never the key
         "answered_by": o.answered_by if o.answered_by != o.requested_model else None,
         "status": o.status,
         "stream": o.stream,

@@ -2,7 +2,8 @@
 
 The access log (:mod:`.observe`) and the metrics (:mod:`.metrics`) read this record and nothing
 else, so they cannot disagree.  Times are seconds (``time.monotonic`` differences); ``None``
-means "did not happen" (no first byte, no upstream connection, ...).  It never holds a secret,
+means "did not happen" (no first byte, no upstream connection, ...).  It never holds a secret
+(``client_key`` is the *name* of the client's key),
 and holds message content (``messages``, ``answer``) only when the access log was configured
 to include it.
 """

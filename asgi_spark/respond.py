@@ -221,8 +221,9 @@ async def send_json(
 async def send_error(
     send: Send, error: GatewayError, headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
-    """The OpenAI error body of ``error`` with its status (and ``Retry-After`` when known)."""
-    headers = list(headers or ())
+    """The OpenAI error body of ``error`` with its status, its own headers (``Retry-After``
+    when known) and ``headers``."""
+    headers = [*error.headers, *(headers or ())]
     if error.retry_after is not None:
         headers.append((b"retry-after", str(max(1, math.ceil(error.retry_after))).encode()))
     await send_json(send, error.status, error_body(error), headers)

@@ -84,18 +84,24 @@ class Runtime:
         return self._closed
 
     @contextlib.asynccontextmanager
-    async def use(self, *, stream: bool = False) -> AsyncIterator[Runtime]:
-        """Hold the runtime for one request (``stream``: a streaming one); a retired runtime
-        closes after its last one."""
+    async def use(self) -> AsyncIterator[Runtime]:
+        """Hold the runtime for one request; a retired runtime closes after its last one."""
         self._users += 1
-        self._streams += stream
         try:
             yield self
         finally:
             self._users -= 1
-            self._streams -= stream
             if self._users == 0 and self._retired:
                 await self.aclose()
+
+    @contextlib.contextmanager
+    def streaming(self) -> Iterator[None]:
+        """Count a streaming response while it is open (for the metrics)."""
+        self._streams += 1
+        try:
+            yield
+        finally:
+            self._streams -= 1
 
     def readings(self) -> Iterator[Reading]:
         """The state now, for the metrics (:mod:`asgi_spark.gauges`): requests and streams in

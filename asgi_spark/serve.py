@@ -37,8 +37,10 @@ from typing import Any, Final
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .config import DEFAULT_HOST, DEFAULT_LOG_LEVEL, DEFAULT_PORT, ConfigError, load_config
+from .config.security import DEFAULT_HEADER_TIMEOUT
 from .gateway import Gateway
 from .observe import ACCESS_LOGGER
+from .serve_protocol import header_timeout_protocol
 
 logger = logging.getLogger("asgi_spark")
 
@@ -56,6 +58,8 @@ class ServeOptions:
     workers: int = 1
     metrics: bool = True
     access_log_format: str | None = None  # None: the configuration's
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    max_connections: int | None = None
 
 
 def metrics_available() -> bool:
@@ -188,12 +192,23 @@ def run(options: ServeOptions) -> int:
         "log_config": log_config(options.log_level),
         "access_log": False,
         "lifespan": "on",
+        # uvicorn counts the connection making the request too: N + 1 serves N at once
+        "limit_concurrency": None
+        if options.max_connections is None
+        else options.max_connections + 1,
     }
     if options.workers <= 1:
         app = build_app(options)
-        server = uvicorn.Server(uvicorn.Config(app, **common))
+        http = header_timeout_protocol(options.header_timeout)
+        server = uvicorn.Server(uvicorn.Config(app, http=http, **common))
         server.run()
         return 0 if server.started else 1
+    # The header deadline's protocol class is made at run time and cannot be sent to worker
+    # processes: with --workers, a proxy in front must bound slow clients (see the README).
+    logger.warning(
+        "with --workers, header_timeout is not enforced by the workers; put a reverse proxy "
+        "with a header deadline in front"
+    )
     os.environ[OPTIONS_ENV] = json.dumps(asdict(options))
     if _HUP is not None:
         threading.Thread(target=_forward_sighup, name="sighup", daemon=True).start()

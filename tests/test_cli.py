@@ -107,3 +107,41 @@ def test_examples_check(monkeypatch: pytest.MonkeyPatch) -> None:
     root = Path(__file__).resolve().parents[1] / "examples"
     for example in ("spark.json", "seed-guide.json"):
         assert main(["check-config", str(root / example)]) == 0
+
+
+def test_check_config_names_the_client_keys_never_shows_them(
+    tmp_path: Path,
+    spark_env: None,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("T_CLIENT_KEY", "sk-client-" + SECRET)
+    data = {
+        "models": [entry()],
+        "api_keys": [
+            "ENV:T_CLIENT_KEY",
+            {"key": "sk-ci-0123456789", "name": "ci", "models": ["spark-max"]},
+        ],
+        "cors": {"allow_origins": ["https://app.example.com"]},
+        "body_timeout": 12,
+        "max_connections": 40,
+    }
+    assert main(["check-config", write(tmp_path, data)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[-3:] == [
+        "clients: 2 key(s): api_keys[0], ci (spark-max)",
+        "browser origins (cors): https://app.example.com",
+        "limits: header_timeout 10 s, body_timeout 12 s, max_connections 40",
+    ]
+    assert SECRET not in out and "sk-ci-0123456789" not in out
+
+
+def test_check_config_says_when_the_api_is_open(
+    tmp_path: Path, spark_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check-config", write(tmp_path, [entry()])]) == 0
+    assert capsys.readouterr().out.splitlines()[-3:] == [
+        "clients: no key needed (without api_keys the API is open to whoever reaches it)",
+        "browser origins (cors): none",
+        "limits: header_timeout 10 s, body_timeout 30 s, max_connections none",
+    ]

@@ -10,21 +10,27 @@ import pytest
 from asgi_spark import errors
 from asgi_spark.errors import (
     AcquireTimeoutError,
+    AuthenticationError,
     ConnectTimeoutError,
     ContentFilterError,
     ContextLengthExceededError,
     FirstFrameTimeoutError,
     GatewayClosedError,
     GatewayError,
+    GatewayNotReadyError,
     IdleTimeoutError,
     InternalError,
     InvalidRequestError,
+    ModelNotAllowedError,
     ModelNotFoundError,
     NotFoundError,
+    PermissionDeniedError,
     QuotaExceededError,
     RateLimitError,
+    RequestTimeoutError,
     StructuredOutputError,
     TotalTimeoutError,
+    UnsupportedMediaTypeError,
     UnsupportedParameterError,
     UpstreamAuthError,
     UpstreamClosedError,
@@ -44,6 +50,11 @@ TABLE = [
     (UnsupportedParameterError, 400, "invalid_request_error", "unsupported_parameter", False),
     (ModelNotFoundError, 404, "invalid_request_error", "model_not_found", False),
     (NotFoundError, 404, "invalid_request_error", "not_found", False),
+    (AuthenticationError, 401, "invalid_request_error", "invalid_api_key", False),
+    (PermissionDeniedError, 403, "invalid_request_error", None, False),
+    (ModelNotAllowedError, 403, "invalid_request_error", "model_not_allowed", False),
+    (RequestTimeoutError, 408, "invalid_request_error", "request_timeout", False),
+    (UnsupportedMediaTypeError, 415, "invalid_request_error", "unsupported_media_type", False),
     (RateLimitError, 429, "rate_limit_error", "rate_limit_exceeded", True),
     (QuotaExceededError, 429, "insufficient_quota", "insufficient_quota", False),
     (UpstreamError, 502, "upstream_error", "upstream_error", False),
@@ -59,6 +70,7 @@ TABLE = [
     (IdleTimeoutError, 504, "timeout", "upstream_timeout", True),
     (TotalTimeoutError, 504, "timeout", "upstream_timeout", True),
     (GatewayClosedError, 503, "service_unavailable", "gateway_closed", False),
+    (GatewayNotReadyError, 503, "service_unavailable", "gateway_not_ready", False),
     (InternalError, 500, "server_error", "internal_error", False),
 ]
 
@@ -132,8 +144,13 @@ def test_hierarchy() -> None:
         UnsupportedParameterError,
         ModelNotFoundError,
         NotFoundError,
+        AuthenticationError,
+        PermissionDeniedError,
+        RequestTimeoutError,
+        UnsupportedMediaTypeError,
     ):
         assert issubclass(cls, InvalidRequestError)
+    assert issubclass(ModelNotAllowedError, PermissionDeniedError)
     for cls in (
         UpstreamAuthError,
         UpstreamProtocolError,
@@ -159,3 +176,12 @@ def test_error_body_escapes_and_keeps_unicode(openapi: ModuleType) -> None:
     parsed = json.loads(body)
     openapi.validate("ErrorResponse", parsed)
     assert parsed["error"]["message"] == '上游说 "不" \n and \\ more'
+
+
+def test_headers_of_a_class() -> None:
+    assert AuthenticationError("x").headers == (
+        (b"www-authenticate", b'Bearer realm="asgi-spark"'),
+    )
+    assert RequestTimeoutError("x").headers == ((b"connection", b"close"),)
+    with_headers = (AuthenticationError, RequestTimeoutError)
+    assert all(not row[0]("x").headers for row in TABLE if row[0] not in with_headers)

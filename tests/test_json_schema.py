@@ -36,6 +36,8 @@ ENV = {
     "T_SPARK_KEY": "k",
     "T_SPARK_APP": "a",
     "T_SPARK_SECRET": "s",
+    "GATEWAY_KEY_ADMIN": "sk-admin-0123456789",
+    "GATEWAY_KEY_WEB": "sk-web-0123456789",
 }
 _JSON_BLOCK = re.compile(r"```json\n(.*?)```", re.DOTALL)
 

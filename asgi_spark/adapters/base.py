@@ -34,14 +34,15 @@ from typing import ClassVar, Generic, TypeVar
 from urllib.parse import urlsplit
 
 import msgspec
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from ..config.schema import ModelEntry, mask_url_password
 from ..errors import GatewayError, UpstreamClosedError, UpstreamError, UpstreamUnavailableError
 from ..events import Event, Failed
 from ..gauges import Reading
 from ..openai_types import ChatCompletionRequest
-from .connector import Connector, DirectConnector, Proxy, Timeouts, receive
+from ..secrets import redact, redact_upstream
+from .connector import Connector, DirectConnector, Proxy, Timeouts, oversize_error, receive
 from .handshake import body_message, refusal_error
 
 StateT = TypeVar("StateT")
@@ -199,8 +200,12 @@ class WebSocketAdapter(Adapter, Generic[StateT]):
         """True once the answer has reached its terminal event."""
 
     def on_close(self, state: StateT, code: int | None, reason: str) -> list[Event]:
-        """Events for the connection ending before :meth:`is_complete` (default: an error)."""
+        """Events for the connection ending before :meth:`is_complete` (default: an error).
+
+        ``reason`` is upstream's: redact it (:func:`~asgi_spark.secrets.redact_upstream`) before
+        it goes into a message."""
         detail = f"code {code}" if code is not None else "no close frame"
+        reason = redact_upstream(reason, self.entry.api_key)
         return [
             Failed(
                 UpstreamClosedError(
@@ -214,8 +219,10 @@ class WebSocketAdapter(Adapter, Generic[StateT]):
         """Map a refused handshake (non-101 HTTP answer) to an error; keep upstream's words.
 
         The default reads :data:`~asgi_spark.adapters.handshake.GENERIC_RULES`; a vendor
-        passes its own rows in front of them to :func:`~.handshake.refusal_error`."""
-        return refusal_error(status, body_message(body))
+        passes its own rows in front of them to :func:`~.handshake.refusal_error`.  The words
+        are redacted: :func:`~.handshake.body_message` removes signed queries, and the entry's
+        ``api_key`` is removed here (a vendor removes its other credentials too)."""
+        return refusal_error(status, redact(body_message(body), self.entry.api_key))
 
     # -------------------------------------------------------------------------- lifecycle
 
@@ -253,6 +260,10 @@ class WebSocketAdapter(Adapter, Generic[StateT]):
                         if self.is_complete(exchange.state):
                             return
                 except ConnectionClosed as closed:  # also while sending: closed right away
+                    too_big = oversize_error(closed, ws)  # a frame the gateway would not read
+                    if too_big is not None:
+                        yield [Failed(too_big)]
+                        return
                     rcvd = closed.rcvd
                     code, reason = (rcvd.code, rcvd.reason) if rcvd else (None, "")
                     yield self.on_close(exchange.state, code, reason)
@@ -262,15 +273,16 @@ class WebSocketAdapter(Adapter, Generic[StateT]):
             host = f"{where.hostname}:{where.port or (443 if where.scheme == 'wss' else 80)}"
             message = f"cannot reach upstream {host}: {_describe_os_error(exc)}"
             yield [Failed(UpstreamUnavailableError(message))]
-        except InvalidHandshake as exc:
-            # The exception text may quote the signed URL: report only its kind.
+        except WebSocketException as exc:
+            # The exception text may quote the signed URL (InvalidURI does): only its kind.
             yield [
                 Failed(UpstreamError(f"upstream WebSocket handshake failed ({type(exc).__name__})"))
             ]
 
 
 def _describe_os_error(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    text = redact_upstream(str(exc))
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 __all__ = [

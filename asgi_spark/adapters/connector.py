@@ -15,6 +15,11 @@ Each deadline that passes raises its own subclass of
 A :class:`Connector` opens a connection as an async context manager that closes it on every
 path.  :class:`DirectConnector` opens a new one per request; a warm pool can take its place
 without the adapter changing.
+
+A message larger than :data:`MAX_FRAME_BYTES` is not read: the connection is failed with close
+code 1009 and ends at once (:class:`_FailFastConnection`; the peer is not waited for, since one
+that keeps streaming would never answer), and :func:`oversize_error` names the size and the
+limit.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus, PayloadTooBig
+from websockets.frames import CloseCode
 
 from ..errors import (
     ConnectTimeoutError,
@@ -35,8 +41,10 @@ from ..errors import (
     GatewayError,
     IdleTimeoutError,
     TotalTimeoutError,
+    UpstreamProtocolError,
     UpstreamTimeoutError,
 )
+from .wire_log import UPSTREAM_LOG
 
 if TYPE_CHECKING:
     from ..config.schema import ModelEntry
@@ -116,6 +124,9 @@ class _Connection:
                 ping_interval=None,  # Spark sends no pings and the official clients send none
                 compression=None,  # no permessage-deflate offer, like the official clients
                 proxy=self._proxy,
+                logger=UPSTREAM_LOG,  # not websockets.client: redacted, whatever the host logs
+                create_connection=_FailFastConnection,
+                close_timeout=self._timeouts.close,
             )
         except InvalidStatus as exc:
             response = exc.response
@@ -130,6 +141,47 @@ class _Connection:
         ws, self._ws = self._ws, None
         if ws is not None:
             await close_quietly(ws, self._timeouts.close)
+
+
+class _FailFastConnection(ClientConnection):
+    """A client connection that ends as soon as it cannot read upstream any more.
+
+    When a frame is over ``max_size`` (or breaks the protocol), ``websockets`` sends its close
+    frame (1009, 1002, ...) and then waits up to ``close_timeout`` for the peer's, while
+    ``recv()`` sees nothing: a peer still streaming its oversize answer looks silent until a
+    deadline passes.  Here the transport is closed right after the close frame is written, so
+    ``recv()`` raises :class:`ConnectionClosed` (chained to the parser's error) at once.
+    """
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.protocol.parser_exc is not None and not self.transport.is_closing():
+            self.transport.close()  # flushes the close frame, then closes
+
+
+def oversize_error(closed: ConnectionClosed, ws: ClientConnection) -> UpstreamProtocolError | None:
+    """The error for a connection the gateway failed with 1009 because upstream sent a message
+    over :data:`MAX_FRAME_BYTES`; ``None`` for any other ending.  The size comes from the
+    parser's error (``ws.protocol.parser_exc``: not every release chains it to ``closed``)."""
+    cause = ws.protocol.parser_exc
+    if isinstance(cause, PayloadTooBig):
+        size: int | None = getattr(cause, "size", None)
+        if size is not None:  # plus the earlier fragments ("cur_size" in older releases)
+            size += getattr(cause, "current_size", getattr(cause, "cur_size", None)) or 0
+    elif (
+        closed.sent is not None
+        and closed.sent.code == CloseCode.MESSAGE_TOO_BIG
+        and closed.rcvd_then_sent is not True  # upstream's own 1009 is its refusal of ours
+    ):
+        size = None
+    else:
+        return None
+    what = f"a message of {size} bytes" if size is not None else "a message"
+    return UpstreamProtocolError(
+        f"upstream sent {what}, over the gateway's limit of {MAX_FRAME_BYTES} bytes "
+        f"({MAX_FRAME_BYTES / 2**20:g} MiB, MAX_FRAME_BYTES); the connection was closed with "
+        "1009 (message too big)"
+    )
 
 
 async def close_quietly(ws: ClientConnection, limit: float | None) -> None:
@@ -181,5 +233,6 @@ __all__ = [
     "Refusal",
     "Timeouts",
     "close_quietly",
+    "oversize_error",
     "receive",
 ]

@@ -5,6 +5,10 @@ any upstream (credentials refused, no such path, rate limited, unavailable); a v
 own, more specific rows (matched on status and a needle in the body's message) in front of it
 (Spark: :data:`asgi_spark.adapters.spark.codes.HANDSHAKE_RULES`).  The first matching row wins;
 a status no row names is ``upstream_unavailable`` from 500 on and ``upstream_error`` below.
+
+The body is upstream's (or a proxy's) words: :func:`body_message` redacts every signed query
+from it (a proxy may quote the request target, ``authorization=`` and all), and the adapter
+redacts its own credentials before the words reach the error.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from ..errors import (
     UpstreamError,
     UpstreamUnavailableError,
 )
+from ..secrets import redact_upstream
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,15 +62,21 @@ def refusal_error(
 
 
 def body_message(body: bytes) -> str:
-    """The ``message`` of a JSON error body, else the body's text (cut at 500 characters)."""
+    """The ``message`` of a JSON error body, else the body's text (cut at 500 characters),
+    with every signed query redacted (:func:`~asgi_spark.secrets.redact_upstream`)."""
     text = body.decode("utf-8", "replace").strip()
     try:
         parsed = json.loads(text)
     except ValueError:
-        return text[:500] or "(empty body)"
+        return _shown(text) or "(empty body)"
     if isinstance(parsed, dict) and isinstance(parsed.get("message"), str):
-        return str(parsed["message"])
-    return text[:500]
+        return _shown(str(parsed["message"]))
+    return _shown(text)
+
+
+def _shown(text: str, limit: int = 500) -> str:
+    """``text`` redacted, then cut at ``limit`` characters (a cut never leaves half a secret)."""
+    return redact_upstream(text)[:limit]
 
 
 __all__ = ["GENERIC_RULES", "HandshakeRule", "body_message", "refusal_error"]

@@ -28,6 +28,7 @@ from .schema import (
     SecretStr,
     TimeoutSettings,
 )
+from .security import ClientKey, CorsSettings
 from .typed import adapter_config
 from .urls import endpoint_problem, normalise_base_url, normalise_proxy
 
@@ -38,9 +39,11 @@ __all__ = [
     "ENV_PREFIX",
     "LOG_LEVELS",
     "AccessLogSettings",
+    "ClientKey",
     "ConfigError",
     "ConfigFile",
     "ConfigSource",
+    "CorsSettings",
     "GatewayConfig",
     "ModelEntry",
     "RetrySettings",

@@ -70,8 +70,9 @@ def config_schema(*, warn: Callable[[str], None] | None = None) -> dict[str, Any
         "$schema": DIALECT,
         "title": "asgi-spark configuration",
         "description": (
-            'Model entries: a list, an object {"models": [...], "host", "port", "log_level"}, '
-            "or a single entry.  Any string may be ENV:NAME to read it from the environment."
+            'Model entries: a list, an object {"models": [...], "host", "port", "log_level", '
+            '"api_keys", "cors", ...}, or a single entry.  Any string may be ENV:NAME to read '
+            "it from the environment."
         ),
         "anyOf": [file_ref, {"type": "array", "items": entry_ref}, entry_ref],
         "$defs": defs,

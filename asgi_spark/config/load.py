@@ -4,7 +4,9 @@ A configuration is JSON in one of three shapes:
 
 * a list of model entries (the seed guide's format);
 * an object ``{"models": [...], "host": ..., "port": ..., "log_level": ..., "access_log": ...,
-  "responses_store": ...}`` (it may also carry ``"$schema"``, for editors);
+  "responses_store": ...}`` (it may also carry ``"$schema"``, for editors, and the security
+  settings of :mod:`.security`: ``api_keys``, ``cors``, ``header_timeout``, ``body_timeout``,
+  ``max_connections``);
 * a single model entry object (as the seed guide prints it), read as a list of one.
 
 Loading (:func:`load_config`) goes, per entry:
@@ -44,6 +46,7 @@ from ..decoding import JsonDecodeFailure, decode
 from .env import EnvResolver, Where
 from .messages import ConfigError, did_you_mean, json_type, validation_issue
 from .schema import LOG_LEVELS, ConfigFile, GatewayConfig, ModelEntry, dec_hook
+from .security import check_key_models, client_keys, cors_settings
 from .typed import check_plain_config, convert_config, declared_config_type
 from .urls import endpoint_problem, normalise_base_url, normalise_proxy
 
@@ -159,7 +162,7 @@ def _syntax_error_message(text: str) -> str:
 
 
 def _build_config(raw: Any, env: Mapping[str, str]) -> GatewayConfig:
-    items, spec = _split_top_level(raw, env)
+    items, spec, resolver = _split_top_level(raw, env)
     enabled: list[ModelEntry] = []
     disabled: list[str] = []
     seen: dict[str, int] = {}
@@ -181,6 +184,10 @@ def _build_config(raw: Any, env: Mapping[str, str]) -> GatewayConfig:
         detail = f" (disabled: {', '.join(disabled)})" if disabled else ""
         raise ConfigError(f"no enabled model in the configuration{detail}", field="models")
     _check_across_entries(enabled, disabled)
+    keys = None
+    if spec.api_keys is not None:
+        keys = client_keys(spec.api_keys, note=resolver.note)
+        check_key_models(keys, seen)
     return GatewayConfig(
         models=enabled,
         host=spec.host,
@@ -189,6 +196,11 @@ def _build_config(raw: Any, env: Mapping[str, str]) -> GatewayConfig:
         access_log=spec.access_log,
         responses_store=spec.responses_store,
         disabled=disabled,
+        api_keys=keys,
+        cors=None if spec.cors is None else cors_settings(spec.cors),
+        header_timeout=spec.header_timeout,
+        body_timeout=spec.body_timeout,
+        max_connections=spec.max_connections,
     )
 
 
@@ -223,29 +235,32 @@ def _check_across_entries(enabled: list[ModelEntry], disabled: list[str]) -> Non
             )
 
 
-def _split_top_level(raw: Any, env: Mapping[str, str]) -> tuple[list[Any], ConfigFile[Any]]:
-    """The entries and the gateway settings of any of the three accepted shapes."""
+def _split_top_level(
+    raw: Any, env: Mapping[str, str]
+) -> tuple[list[Any], ConfigFile[Any], EnvResolver]:
+    """The entries and the gateway settings of any of the three accepted shapes, and the
+    resolver that read the settings' ``ENV:`` values."""
+    resolver = EnvResolver(env, Where())
     if isinstance(raw, list):
-        return raw, _TopLevel(models=raw)
+        return raw, _TopLevel(models=raw), resolver
     if not isinstance(raw, dict):
         raise ConfigError(
             "the configuration must be a JSON array of model entries or an object with "
             f'"models": [...], not {json_type(raw)}'
         )
     if "models" not in raw and ("id" in raw or "adapter" in raw):
-        return [raw], _TopLevel(models=[raw])  # one entry, as printed in the seed guide
-    resolver = EnvResolver(env, Where())
+        return [raw], _TopLevel(models=[raw]), resolver  # one entry, as in the seed guide
     data = {
         key: value if key == "models" else resolver.resolve(value, str(key))
         for key, value in raw.items()
     }
     try:
-        spec = msgspec.convert(data, _TopLevel)
+        spec = msgspec.convert(data, _TopLevel, dec_hook=dec_hook)
     except msgspec.ValidationError as exc:
         issue = validation_issue(exc, _TopLevel)
         if issue.kind == "unknown":
             allowed = ", ".join(sorted(issue.known))
-            what = "key" if issue.field and "." in issue.field else "top-level key"
+            what = "top-level key" if issue.field == issue.name else "key"
             message = (
                 f"unknown {what}{issue.message.removeprefix('unknown field')} (allowed: {allowed})"
             )
@@ -260,7 +275,7 @@ def _split_top_level(raw: Any, env: Mapping[str, str]) -> tuple[list[Any], Confi
             f"unknown log level {spec.log_level!r}; use one of {', '.join(LOG_LEVELS)}",
             field="log_level",
         )
-    return spec.models, msgspec.structs.replace(spec, log_level=level)
+    return spec.models, msgspec.structs.replace(spec, log_level=level), resolver
 
 
 # ---------------------------------------------------------------------------- one entry

@@ -21,6 +21,13 @@ from msgspec import Meta
 
 from ..secrets import MASK, Secret
 from .messages import json_type
+from .security import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_HEADER_TIMEOUT,
+    ApiKeyItem,
+    ClientKey,
+    CorsSettings,
+)
 
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 8765
@@ -236,6 +243,13 @@ class GatewayConfig(msgspec.Struct, kw_only=True):
     access_log: AccessLogSettings = msgspec.field(default_factory=AccessLogSettings)
     responses_store: ResponsesStoreSettings = msgspec.field(default_factory=ResponsesStoreSettings)
     disabled: list[str] = []  # ids of entries with "enabled": false
+    #: ``None``: no key is needed (see :mod:`asgi_spark.access`).
+    api_keys: tuple[ClientKey, ...] | None = None
+    #: ``None``: no CORS headers, no preflight (see :mod:`asgi_spark.cors`).
+    cors: CorsSettings | None = None
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
+    max_connections: int | None = None
 
     def get(self, model_id: str) -> ModelEntry | None:
         """The enabled entry with id ``model_id``, or ``None``."""
@@ -266,6 +280,28 @@ class ConfigFile(msgspec.Struct, Generic[EntryT], kw_only=True, forbid_unknown_f
         DEFAULT_LOG_LEVEL
     )
     access_log: AccessLogSettings = msgspec.field(default_factory=AccessLogSettings)
+    api_keys: Annotated[
+        list[ApiKeyItem] | None,
+        Meta(
+            description="keys clients must send as Authorization: Bearer <key>: each the key, "
+            'or {"key", "name", "models"}; without it the API needs no key'
+        ),
+    ] = None
+    cors: Annotated[
+        CorsSettings | None,
+        Meta(description="browser origins allowed to call the API (default: none)"),
+    ] = None
+    header_timeout: Annotated[
+        Seconds,
+        Meta(description="asgi-spark serve: seconds to receive a request's headers"),
+    ] = DEFAULT_HEADER_TIMEOUT
+    body_timeout: Annotated[
+        Seconds, Meta(description="seconds to receive a request's whole body")
+    ] = DEFAULT_BODY_TIMEOUT
+    max_connections: Annotated[
+        Annotated[int, Meta(ge=1)] | None,
+        Meta(description="asgi-spark serve: connections and requests at once; beyond, a 503"),
+    ] = None
     responses_store: ResponsesStoreSettings = msgspec.field(default_factory=ResponsesStoreSettings)
 
 

@@ -7,7 +7,8 @@ A request is decoded (:mod:`..responses_types`), continued from the store when i
 composed policies, a :class:`~asgi_spark.pipeline.Call` with its own
 :class:`~asgi_spark.pipeline.RequestContext`), and answered by a Responses writer
 (:mod:`..respond_responses`).  A finished answer is stored (unless ``store`` is false) for its
-client key, for ``previous_response_id`` and ``GET /v1/responses/{id}``.
+client key (the name of the ``api_keys`` entry the client used; ``None`` without keys), for
+``previous_response_id`` and ``GET /v1/responses/{id}``.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import uuid
 from typing import Any
 
 import msgspec
-from starlette.types import Receive, Scope, Send
 
+from ..endpoint import Incoming
 from ..errors import UnsupportedParameterError
 from ..observe import message_texts
 from ..openai_types import ChatMessage, ToolCall, ToolCallFunction
@@ -37,78 +38,69 @@ from ..responses_types import (
     request_decoder,
 )
 from ..runtime import Runtime
-from .common import Exchange, Report, UseRuntime, answer, decode_body, observed, read_body
+from .common import Exchange, Report, answer, observed, read_json
 
 WHAT = "a JSON Responses API request with model and input"
-
-
-def client_key(scope: Scope) -> str | None:
-    """The client key the request was authenticated with (``None``: the gateway has none)."""
-    key = scope.get("state", {}).get("client_key")
-    return key if isinstance(key, str) else None
 
 
 class ResponsesEndpoint:
     """The Responses API's endpoints and the store they share (one per gateway)."""
 
-    def __init__(self, use: UseRuntime, report: Report, store: ResponseStore | None = None) -> None:
-        self._use = use
+    def __init__(self, report: Report, store: ResponseStore | None = None) -> None:
         self._report = report
         self.store = store or ResponseStore()
 
-    async def create(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def create(self, incoming: Incoming) -> None:
         async def handle(exchange: Exchange) -> None:
-            context = exchange.context
-            context.client_key = client_key(scope)
-            request = decode_body(request_decoder, await read_body(receive), WHAT)
-            context.requested_model = request.model
-            async with self._use(stream=bool(request.stream)) as exchange.runtime:
-                runtime = exchange.runtime
-                self.store.configure(runtime.config.responses_store)
-                previous: tuple[ChatMessage, ...] = ()
-                if request.previous_response_id is not None:
-                    stored = self.store.get(
-                        request.previous_response_id,
-                        context.client_key,
-                        param="previous_response_id",
-                    )
-                    previous = stored.conversation
-                translated = translate(request, previous)
-                call_model = runtime.route(request.model)
-                _refuse_ignored(runtime, request.model, translated.ignored)
-                if runtime.config.access_log.include_content:
-                    context.messages = message_texts(translated.chat)
-                shell = _shell(request)
-                keep = request.store is not False
-
-                def make(model: str) -> Response:
-                    return msgspec.structs.replace(shell, model=model)
-
-                def on_done(response: Response) -> None:
-                    if keep:
-                        conversation = [*translated.conversation, assistant_message(response)]
-                        body = encoder.encode(response)
-                        self.store.put(response.id, context.client_key, conversation, body)
-
-                exchange.writer = (ResponsesSSEWriter if request.stream else ResponsesJSONWriter)(
-                    send,
-                    context,
-                    make=make,
-                    on_done=on_done,
-                    rename=translated.rename,
-                    ignored=translated.ignored,
-                )
-                source = call_model(Call(translated.chat, request.model, context))
-                await answer(receive, exchange.writer, renamed(source, translated.rename))
-
-        await observed(scope, send, "responses", self._report, handle)
-
-    async def retrieve(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response_id = scope["path_params"]["response_id"]
-        async with self._use() as runtime:
+            context, runtime, send = exchange.context, incoming.runtime, incoming.send
+            request = await read_json(incoming, request_decoder, WHAT)
+            exchange.admit(request.model)
             self.store.configure(runtime.config.responses_store)
-            stored = self.store.get(response_id, client_key(scope), param="response_id")
-        await send_json(send, 200, stored.response)
+            previous: tuple[ChatMessage, ...] = ()
+            if request.previous_response_id is not None:
+                stored = self.store.get(
+                    request.previous_response_id, context.client_key, param="previous_response_id"
+                )
+                previous = stored.conversation
+            translated = translate(request, previous)
+            call_model = runtime.route(request.model)
+            _refuse_ignored(runtime, request.model, translated.ignored)
+            if runtime.config.access_log.include_content:
+                context.messages = message_texts(translated.chat)
+            shell = _shell(request)
+            keep = request.store is not False
+
+            def make(model: str) -> Response:
+                return msgspec.structs.replace(shell, model=model)
+
+            def on_done(response: Response) -> None:
+                if keep:
+                    conversation = [*translated.conversation, assistant_message(response)]
+                    body = encoder.encode(response)
+                    self.store.put(response.id, context.client_key, conversation, body)
+
+            exchange.writer = (ResponsesSSEWriter if request.stream else ResponsesJSONWriter)(
+                send,
+                context,
+                make=make,
+                on_done=on_done,
+                rename=translated.rename,
+                ignored=translated.ignored,
+            )
+            source = call_model(Call(translated.chat, request.model, context))
+            renamed_source = renamed(source, translated.rename)
+            await answer(exchange, renamed_source, stream=bool(request.stream))
+
+        await observed(incoming, "responses", self._report, handle)
+
+    async def retrieve(self, incoming: Incoming) -> None:
+        """A stored response, for the client key that created it only (404 otherwise)."""
+        runtime = incoming.runtime
+        self.store.configure(runtime.config.responses_store)
+        key = incoming.client.name if incoming.client is not None else None
+        response_id = incoming.scope["path_params"]["response_id"]
+        stored = self.store.get(response_id, key, param="response_id")
+        await send_json(incoming.send, 200, stored.response)
 
 
 def _refuse_ignored(runtime: Runtime, model: str, ignored: tuple[str, ...]) -> None:
@@ -177,4 +169,4 @@ def assistant_message(response: Response) -> ChatMessage:
     return ChatMessage(role="assistant", content="".join(texts) or None, tool_calls=calls or None)
 
 
-__all__ = ["ResponsesEndpoint", "Translated", "assistant_message", "client_key"]
+__all__ = ["ResponsesEndpoint", "Translated", "assistant_message"]

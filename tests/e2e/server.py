@@ -52,14 +52,20 @@ def spark_entry(model_id: str, simulator_url: str, **overrides: Any) -> dict[str
 class ServedGateway:
     """Simulator + gateway in a background thread.
 
-    ``make_app(simulator_url)`` builds the ASGI app.
+    ``make_app(simulator_url)`` builds the ASGI app; ``server_config(app)``, when given, the
+    ``uvicorn.Config`` to serve it with (e.g. ``asgi-spark serve``'s).
     """
 
     def __init__(
-        self, make_app: Callable[[str], Any], *, simulator_kwargs: dict[str, Any] | None = None
+        self,
+        make_app: Callable[[str], Any],
+        *,
+        simulator_kwargs: dict[str, Any] | None = None,
+        server_config: Callable[[Any], uvicorn.Config] | None = None,
     ) -> None:
         self._make_app = make_app
         self._simulator_kwargs = simulator_kwargs or {}
+        self._server_config = server_config
         self._sock = listening_socket()
         self.port = self._sock.getsockname()[1]
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -95,7 +101,10 @@ class ServedGateway:
             )
             await self.simulator.start()
             self.app = self._make_app(self.simulator.url)
-            config = uvicorn.Config(self.app, log_level="warning", lifespan="on")
+            if self._server_config is not None:
+                config = self._server_config(self.app)
+            else:
+                config = uvicorn.Config(self.app, log_level="warning", lifespan="on")
             self._server = uvicorn.Server(config)
         except BaseException as exc:
             self._error = exc

@@ -146,9 +146,14 @@ def test_oversized_body_is_413(gateway: ServedGateway) -> None:
         + b"x" * (9 * 1024 * 1024)
         + b'"}]}'
     )
-    r = httpx.post(gateway.base_url + "/v1/chat/completions", content=big)
+    r = httpx.post(
+        gateway.base_url + "/v1/chat/completions",
+        content=big,
+        headers={"content-type": "application/json"},
+    )
     assert r.status_code == 413
     validate("ErrorResponse", r.json())
+    assert r.json()["error"]["code"] == "request_too_large"
 
 
 def test_client_disconnect_closes_the_upstream_socket(gateway: ServedGateway) -> None:

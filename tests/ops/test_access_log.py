@@ -159,7 +159,11 @@ def test_ignored_parameters_and_spark_errors_are_in_the_line(
 def test_bad_bodies_and_unknown_models_are_logged_too(
     plain: ServedGateway, log: LogCapture
 ) -> None:
-    bad = httpx.post(plain.base_url + "/v1/chat/completions", content=b"{")
+    bad = httpx.post(
+        plain.base_url + "/v1/chat/completions",
+        content=b"{",
+        headers={"content-type": "application/json"},
+    )
     unknown = httpx.post(
         plain.base_url + "/v1/chat/completions",
         json={"model": "gpt-4", "messages": [{"role": "user", "content": "hi"}]},

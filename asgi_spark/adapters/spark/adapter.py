@@ -17,6 +17,7 @@ from ...config.schema import ModelEntry
 from ...errors import GatewayError
 from ...events import Event
 from ...openai_types import ChatCompletionRequest
+from ...secrets import redact
 from ..base import Exchange, TextFrame, WebSocketAdapter, body_message
 from . import codes, params
 from .auth import sign_url
@@ -91,4 +92,5 @@ class SparkAdapter(WebSocketAdapter[Translator]):
         return state.feed_close(code, reason)
 
     def handshake_error(self, status: int, body: bytes) -> GatewayError:
-        return codes.handshake_error(status, body_message(body))
+        # body_message removes signed queries; the credentials themselves go here.
+        return codes.handshake_error(status, redact(body_message(body), *self._secrets))

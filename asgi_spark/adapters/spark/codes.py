@@ -31,7 +31,7 @@ from ...errors import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
-from ...secrets import Secret, redact
+from ...secrets import Secret, redact_upstream
 from ..handshake import GENERIC_RULES, HandshakeRule, refusal_error
 
 
@@ -111,7 +111,7 @@ def frame_error(
 ) -> GatewayError:
     """The gateway error for an error frame ``{"header": {"code": code, "message": message}}``."""
     rule = rule_for(code, message)
-    words = redact(message, *secrets) if secrets else message
+    words = redact_upstream(message, *secrets)
     sid_part = f", sid {sid}" if sid else ""
     head = f"{rule.meaning} (Spark {code}{sid_part})"
     text = f"{head}: {words}" if words.strip() else head

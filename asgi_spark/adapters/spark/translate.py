@@ -48,7 +48,7 @@ from ...events import (
     ToolCall,
     Usage,
 )
-from ...secrets import Secret
+from ...secrets import Secret, redact_upstream
 from .codes import frame_error
 from .frames import STATUS_LAST, FrameError, ResponseFrame, TextItem, UsageText, decode_frame
 
@@ -131,8 +131,8 @@ class Translator:
     """Feeds on one Spark answer; see the module docstring for the rules.
 
     ``max_tokens`` is the completion budget that was requested: a final frame whose
-    ``completion_tokens`` reaches it finishes with ``length``.  ``secrets`` are redacted from
-    upstream messages.
+    ``completion_tokens`` reaches it finishes with ``length``.  ``secrets`` (and any signed
+    query) are redacted from upstream messages and close reasons.
     """
 
     __slots__ = (
@@ -173,7 +173,7 @@ class Translator:
     def feed_close(self, code: int | None = None, reason: str = "") -> list[Event]:
         detail = f"close code {code}" if code is not None else "no close frame"
         if reason:
-            detail += f", reason {reason!r}"
+            detail += f", reason {redact_upstream(reason, *self.secrets)!r}"
         where = (
             "before answering" if self.state is State.AWAITING else "in the middle of the answer"
         )
