@@ -1,14 +1,21 @@
 """OpenAI-level events: what an adapter emits, in what order, and what one batch amounts to.
 
-The vocabulary: :class:`Started`, :class:`ContentDelta`, :class:`ReasoningDelta`,
-:class:`ToolCall`, :class:`Finish`, :class:`Usage`, :class:`Failed`.  An adapter's answer is a
-sequence of *batches* of events (one batch per upstream frame).
+The vocabulary: :class:`Connected`, :class:`Started`, :class:`ContentDelta`,
+:class:`ReasoningDelta`, :class:`ToolCall`, :class:`Finish`, :class:`Usage`, :class:`Failed`.
+An adapter's answer is a sequence of *batches* of events (one batch per upstream frame, or per
+group of frames that were already waiting together when the adapter read them).
+
+:class:`Connected` is information for the request's record, not for the client: how the
+upstream connection was had (its connect time, whether it came warm from a pool) and when the
+request went out.  The innermost layer (:func:`asgi_spark.pipeline.adapter_call`) copies it
+into the :class:`~asgi_spark.pipeline.RequestContext`; writers and encoders ignore it.
 
 The contract, as a table (:data:`TRANSITIONS`, total over :class:`Phase` x event type, checked
 by a test like the translator's):
 
-* ``NEW``: nothing yet.  :class:`Started` opens the answer (``OPEN``); :class:`Failed` ends it
-  before it began (``FAILED``).
+* ``NEW``: nothing yet.  :class:`Connected` may come (the phase stays ``NEW``);
+  :class:`Started` opens the answer (``OPEN``); :class:`Failed` ends it before it began
+  (``FAILED``).
 * ``OPEN``: deltas and tool calls; :class:`Finish` (``FINISHED``) or :class:`Failed` ends it.
 * ``FINISHED``: at most one :class:`Usage` (``REPORTED``).
 * ``REPORTED`` and ``FAILED`` accept nothing more.
@@ -31,6 +38,19 @@ from typing import Final, Literal
 from .errors import GatewayError, InternalError
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """The request went out on an upstream connection.
+
+    ``connect`` is the seconds spent opening the connection (0 when it came from a warm pool),
+    ``pooled`` whether it did, ``sent_at`` the ``time.monotonic()`` at which the request was
+    sent (what the upstream's time is measured from)."""
+
+    connect: float
+    pooled: bool
+    sent_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +95,17 @@ class Failed:
     error: GatewayError
 
 
-Event = Started | ContentDelta | ReasoningDelta | ToolCall | Finish | Usage | Failed
-EVENT_TYPES: Final = (Started, ContentDelta, ReasoningDelta, ToolCall, Finish, Usage, Failed)
+Event = Connected | Started | ContentDelta | ReasoningDelta | ToolCall | Finish | Usage | Failed
+EVENT_TYPES: Final = (
+    Connected,
+    Started,
+    ContentDelta,
+    ReasoningDelta,
+    ToolCall,
+    Finish,
+    Usage,
+    Failed,
+)
 
 
 # ------------------------------------------------------------------------------ contract
@@ -95,12 +124,14 @@ TERMINAL: Final = frozenset({Phase.FINISHED, Phase.REPORTED, Phase.FAILED})
 P = Phase
 #: (phase, event type) → next phase, or the rule the event breaks.  Total over Phase x types.
 TRANSITIONS: Final[dict[tuple[Phase, type], Phase | str]] = {
+    (P.NEW, Connected): P.NEW,
     (P.NEW, Started): P.OPEN,
     (P.NEW, Failed): P.FAILED,
     **{
         (P.NEW, t): "an answer must begin with Started (or fail)"
         for t in (ContentDelta, ReasoningDelta, ToolCall, Finish, Usage)
     },
+    (P.OPEN, Connected): "Connected may come only before Started",
     (P.OPEN, Started): "Started may come only once",
     (P.OPEN, ContentDelta): P.OPEN,
     (P.OPEN, ReasoningDelta): P.OPEN,
@@ -111,7 +142,7 @@ TRANSITIONS: Final[dict[tuple[Phase, type], Phase | str]] = {
     (P.FINISHED, Usage): P.REPORTED,
     **{
         (P.FINISHED, t): "after Finish only one Usage may follow"
-        for t in (Started, ContentDelta, ReasoningDelta, ToolCall, Finish, Failed)
+        for t in (Connected, Started, ContentDelta, ReasoningDelta, ToolCall, Finish, Failed)
     },
     **{(P.REPORTED, t): "nothing may follow Usage" for t in EVENT_TYPES},
     **{(P.FAILED, t): "nothing may follow Failed" for t in EVENT_TYPES},
@@ -174,6 +205,7 @@ class Batch:
     finish: FinishReason | None = None
     usage: Usage | None = None
     failure: GatewayError | None = None
+    connected: Connected | None = None
 
     @property
     def has_delta(self) -> bool:
@@ -202,8 +234,10 @@ def fold(batch: list[Event]) -> Batch:
             out.finish = event.reason
         elif isinstance(event, Usage):
             out.usage = event
-        else:
+        elif isinstance(event, Failed):
             out.failure = event.error
+        else:
+            out.connected = event
     return out
 
 
@@ -212,6 +246,7 @@ __all__ = [
     "TERMINAL",
     "TRANSITIONS",
     "Batch",
+    "Connected",
     "ContentDelta",
     "ContractViolation",
     "Event",

@@ -20,12 +20,13 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from enum import Enum
 from typing import Any, Final
 
 from starlette.routing import Route, Router
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from .adapters.base import Adapter
 from .config import ConfigError, ConfigSource, GatewayConfig, build_adapters, load_config
@@ -42,6 +43,7 @@ from .openai_types import ChatCompletionRequest, Model, ModelList, encoder, requ
 from .pipeline import Call, RequestContext
 from .respond import JSONWriter, SSEWriter, send_error, send_json
 from .runtime import Runtime, RuntimeFactory, build_runtime
+from .timing import gateway_only
 
 logger = logging.getLogger("asgi_spark")
 
@@ -72,7 +74,7 @@ class Gateway:
         self._lock = asyncio.Lock()
         self._router = Router(
             routes=[
-                Route("/v1/chat/completions", _Endpoint("POST", self._chat)),
+                Route("/v1/chat/completions", _Endpoint("POST", self._chat, timed=True)),
                 Route("/v1/models", _Endpoint("GET", self._models)),
                 Route("/v1/models/{model_id:path}", _Endpoint("GET", self._model)),
                 Route("/healthz", _Endpoint("GET", self._health)),
@@ -251,13 +253,19 @@ Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class _Endpoint:
-    """A raw ASGI endpoint for one method whose GatewayErrors become OpenAI error responses."""
+    """A raw ASGI endpoint for one method whose GatewayErrors become OpenAI error responses.
 
-    def __init__(self, method: str, handler: Handler) -> None:
+    Every response gets a ``Server-Timing`` header (:mod:`.timing`): a ``timed`` handler (the
+    chat endpoint, whose writers know the upstream's share) sets its own; the others get the
+    gateway's time."""
+
+    def __init__(self, method: str, handler: Handler, *, timed: bool = False) -> None:
         self._method = method
         self._handler = handler
+        self._timed = timed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        began = time.monotonic()
         try:
             if scope["method"] != self._method:
                 raise InvalidRequestError(
@@ -265,14 +273,27 @@ class _Endpoint:
                     code="method_not_allowed",
                     status=405,
                 )
-            await self._handler(scope, receive, send)
+            await self._handler(scope, receive, send if self._timed else _timed(send, began))
         except _ClientGone:
             return
         except GatewayError as exc:
-            await send_error(send, exc)
+            await send_error(send, exc, [gateway_only(began, time.monotonic())])
         except ConfigError as exc:
             logger.error("configuration error: %s", exc)
-            await send_error(send, InternalError(f"the gateway is misconfigured: {exc}"))
+            error = InternalError(f"the gateway is misconfigured: {exc}")
+            await send_error(send, error, [gateway_only(began, time.monotonic())])
+
+
+def _timed(send: Send, began: float) -> Send:
+    """``send`` that adds the gateway's Server-Timing to the response's headers."""
+
+    async def timed(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            timing = gateway_only(began, time.monotonic())
+            message = {**message, "headers": [*message.get("headers", ()), timing]}
+        await send(message)
+
+    return timed
 
 
 # ------------------------------------------------------------------------------- helpers
@@ -280,10 +301,11 @@ class _Endpoint:
 
 async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] == "http":
+        began = time.monotonic()
         error = NotFoundError(
             f"{scope['method']} {scope['path']} is not an endpoint of this gateway"
         )
-        await send_error(send, error)
+        await send_error(send, error, [gateway_only(began, time.monotonic())])
 
 
 async def _until_disconnect(receive: Receive, work: Awaitable[Any]) -> None:

@@ -32,9 +32,11 @@ from starlette.types import Send
 from . import sse
 from .completion import Aggregator, StreamEncoder, encode_completion
 from .errors import GatewayError, InternalError, error_body
-from .events import Batch, fold
+from .events import fold
 from .outcome import Outcome, Tally
 from .pipeline import RequestContext, Source
+from .timing import HEADER as TIMING
+from .timing import server_timing
 
 logger = logging.getLogger("asgi_spark")
 
@@ -68,7 +70,10 @@ class _Writer:
 
     async def _fail_pending(self, error: GatewayError) -> Outcome:
         self.tally.error, self.tally.status = error, error.status
-        await send_error(self._send, error)
+        now = time.monotonic()
+        last = now if self.context.upstream_sent is not None else None
+        timing = (TIMING, server_timing(self.context, now, last_frame=last))
+        await send_error(self._send, error, [timing])
         self.state = WriterState.CLOSED
         return self.outcome()
 
@@ -87,6 +92,7 @@ class SSEWriter(_Writer):
     async def write(self, source: Source) -> Outcome:
         encoder: StreamEncoder | None = None
         finished = False
+        tail = b""  # the last bytes, sent with more_body=False (and [DONE]) in one message
         try:
             async for events in source:
                 batch = fold(events)
@@ -101,14 +107,15 @@ class SSEWriter(_Writer):
                     )
                     await self._open()
                 data = encoder.encode_batch(batch)
+                if batch.finish is not None or batch.failure is not None:
+                    finished = batch.failure is None
+                    self.tally.error = batch.failure
+                    tail = data
+                    break
                 if data:
                     await self._send(
                         {"type": "http.response.body", "body": data, "more_body": True}
                     )
-                if _ends(batch):
-                    finished = batch.failure is None
-                    self.tally.error = batch.failure
-                    break
             else:
                 raise InternalError("the upstream adapter ended without a final answer")
         except Exception as exc:
@@ -116,19 +123,27 @@ class SSEWriter(_Writer):
             if encoder is None:
                 return await self._fail_pending(error)
             self.tally.error = error
-            await self._body(StreamEncoder.error(error))
-        await self._body(sse.DONE if finished else b"", more=False)
+            tail = StreamEncoder.error(error)
+        await self._send(
+            {
+                "type": "http.response.body",
+                "body": tail + sse.DONE if finished else tail,
+                "more_body": False,
+            }
+        )
         self.state = WriterState.CLOSED
         return self.outcome()
-
-    async def _body(self, data: bytes, *, more: bool = True) -> None:
-        await self._send({"type": "http.response.body", "body": data, "more_body": more})
 
     async def _open(self) -> None:
         self._commit()
         self.tally.status = 200
+        timing = server_timing(self.context, time.monotonic())
         await self._send(
-            {"type": "http.response.start", "status": 200, "headers": list(sse.HEADERS)}
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [*sse.HEADERS, (TIMING, timing)],
+            }
         )
         self.state = WriterState.OPEN
 
@@ -141,6 +156,7 @@ class JSONWriter(_Writer):
 
     async def write(self, source: Source) -> Outcome:
         aggregator: Aggregator | None = None
+        last_frame: float | None = None
         try:
             async for events in source:
                 batch = fold(events)
@@ -152,7 +168,8 @@ class JSONWriter(_Writer):
                     raise batch.failure
                 if aggregator is not None:
                     aggregator.add(batch)
-                if _ends(batch):
+                if batch.finish is not None:
+                    last_frame = time.monotonic()
                     break
             if aggregator is None:
                 raise InternalError("the upstream adapter ended without an answer")
@@ -160,13 +177,11 @@ class JSONWriter(_Writer):
         except Exception as exc:
             return await self._fail_pending(as_gateway_error(exc))
         self.tally.status = 200
-        await send_json(self._send, 200, encode_completion(completion))
+        body = encode_completion(completion)
+        timing = server_timing(self.context, time.monotonic(), last_frame=last_frame)
+        await send_json(self._send, 200, body, [(TIMING, timing)])
         self.state = WriterState.CLOSED
         return self.outcome()
-
-
-def _ends(batch: Batch) -> bool:
-    return batch.finish is not None or batch.failure is not None
 
 
 def as_gateway_error(exc: Exception) -> GatewayError:
@@ -191,9 +206,12 @@ async def send_json(
     await send({"type": "http.response.body", "body": body})
 
 
-async def send_error(send: Send, error: GatewayError) -> None:
-    """The OpenAI error body of ``error`` with its status (and ``Retry-After`` when known)."""
-    headers = []
+async def send_error(
+    send: Send, error: GatewayError, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    """The OpenAI error body of ``error`` with its status (and ``Retry-After`` when known);
+    ``extra`` headers (Server-Timing) go along."""
+    headers = list(extra or ())
     if error.retry_after is not None:
         headers.append((b"retry-after", str(max(1, math.ceil(error.retry_after))).encode()))
     await send_json(send, error.status, error_body(error), headers)

@@ -17,11 +17,20 @@ Frame kinds are explicit: an outgoing frame is a ``str`` or a :class:`TextFrame`
 WebSocket *text* frame, opcode 0x1, the kind every Spark client sends) or a :class:`BinaryFrame`
 (opcode 0x2).  Plain ``bytes`` are refused, because ``websockets`` would send them as binary.
 
-Connections come from the adapter's :class:`~.connector.Connector` (direct by default) with
-the deadlines of :class:`~.connector.Timeouts` (connect, acquire, first frame, idle, total,
-close), each raising its own phase error.  The connection is closed on every path: success,
-upstream error, timeout, and cancellation (the client went away), because the socket lives in
-an ``async with`` inside the iterator and the caller closes the iterator.
+Connections come from the adapter's :class:`~.connector.Connector` (direct by default, or a
+warm :mod:`~.pool`) with the deadlines of :class:`~.connector.Timeouts` (connect, acquire,
+first frame, idle, total, close), each raising its own phase error; the receiving deadlines are
+one :class:`~.deadline.ExchangeDeadline` per exchange.  The connection is closed on every path:
+success, upstream error, timeout, and cancellation (the client went away), because the socket
+lives in an ``async with`` inside the iterator and the caller closes the iterator.
+
+The first batch starts with a :class:`~asgi_spark.events.Connected` event (connect time,
+pooled or not, when the request went out) for the request's record.  The first frame is a
+batch of its own (it carries ``Started``, the commit point); after it, frames that are already
+waiting in the connection's buffer when the adapter reads are parsed together into one batch
+(at most :data:`COALESCE_FRAMES`), so that they reach the client as one write.  A pooled
+connection found closed before it answered anything is replaced by a fresh one, once, before
+anything is yielded.
 """
 
 from __future__ import annotations
@@ -30,19 +39,24 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Generic, TypeVar
+from typing import ClassVar, Final, Generic, TypeVar
 
 import msgspec
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from ..config.schema import ModelEntry, mask_url_password
 from ..errors import GatewayError, UpstreamClosedError, UpstreamError, UpstreamUnavailableError
-from ..events import Event, Failed
+from ..events import Connected, Event, Failed
 from ..openai_types import ChatCompletionRequest
-from .connector import Connector, DirectConnector, Proxy, Timeouts, receive
+from .connector import Connector, DirectConnector, Proxy, Timeouts
+from .deadline import ExchangeDeadline, Receive
 from .handshake import body_message, refusal_error
 
 StateT = TypeVar("StateT")
+
+#: Most upstream frames parsed into one batch when they are already waiting together.
+COALESCE_FRAMES: Final = 64
 
 
 class Adapter(ABC):
@@ -158,6 +172,8 @@ class WebSocketAdapter(Adapter, Generic[StateT]):
 
     #: How connections are opened (a warm pool can replace it).
     connector: Connector = DirectConnector()
+    #: ``True``: :meth:`parse_frame` gets text frames as their UTF-8 ``bytes`` (no decode).
+    raw_frames: ClassVar[bool] = False
 
     def timeouts(self) -> Timeouts:
         """The entry's deadlines (its ``timeouts`` slots, the rest from ``timeout``)."""
@@ -208,29 +224,65 @@ class WebSocketAdapter(Adapter, Generic[StateT]):
 
     async def stream(self, request: ChatCompletionRequest) -> AsyncGenerator[list[Event], None]:
         exchange = self.convert_request(request)
+        state = exchange.state
         timeouts = self.timeouts()
-        deadline = None if timeouts.total is None else time.monotonic() + timeouts.total
-        connection = self.connector.connect(
-            self.build_url(), timeouts, proxy=self.proxy(), refusal=self.handshake_error
+        deadline = ExchangeDeadline(
+            first_frame=timeouts.first_frame, idle=timeouts.idle, total=timeouts.total
         )
+        fresh = False
         try:
-            async with connection as ws:
-                try:
-                    for frame in exchange.outgoing:
-                        # text=True sends UTF-8 bytes as a text frame as they are (no copy).
-                        await ws.send(frame.data, text=isinstance(frame, TextFrame))
-                    first = True
-                    while True:
-                        wait = timeouts.first_frame if first else timeouts.idle
-                        data = await receive(ws, wait, deadline, first=first)
-                        first = False
-                        yield self.parse_frame(data, exchange.state)
-                        if self.is_complete(exchange.state):
-                            return
-                except ConnectionClosed as closed:  # also while sending: closed right away
-                    rcvd = closed.rcvd
-                    code, reason = (rcvd.code, rcvd.reason) if rcvd else (None, "")
-                    yield self.on_close(exchange.state, code, reason)
+            while True:  # at most twice: a dead pooled connection is replaced once
+                connection = self.connector.connect(
+                    self.build_url,
+                    timeouts,
+                    proxy=self.proxy(),
+                    refusal=self.handshake_error,
+                    fresh=fresh,
+                )
+                async with connection as upstream:
+                    ws = upstream.ws
+                    recv = _raw_recv(ws) if self.raw_frames else ws.recv
+                    connected: Connected | None = None
+                    try:
+                        for frame in exchange.outgoing:
+                            # text=True sends UTF-8 bytes as a text frame as they are (no copy).
+                            await ws.send(frame.data, text=isinstance(frame, TextFrame))
+                        connected = Connected(
+                            upstream.connect_time, upstream.pooled, time.monotonic()
+                        )
+                        data = await deadline.receive(recv)
+                    except ConnectionClosed as closed:  # also while sending: closed right away
+                        if upstream.pooled and not fresh:  # dropped while idle: replace it
+                            upstream.dead = fresh = True
+                            continue
+                        head = [connected] if connected is not None else []
+                        yield head + self._closed(state, closed)
+                        return
+                    batch: list[Event] = [connected]
+                    batch += self.parse_frame(data, state)
+                    try:
+                        while True:
+                            yield batch
+                            if self.is_complete(state):
+                                return
+                            batch = self.parse_frame(await deadline.receive(recv), state)
+                            frames = 1
+                            while (
+                                frames < COALESCE_FRAMES
+                                and not self.is_complete(state)
+                                and _waiting(ws)
+                            ):
+                                data = await recv()  # already here: does not wait
+                                try:
+                                    more = self.parse_frame(data, state)
+                                except Exception:
+                                    yield batch  # what was parsed before goes out first
+                                    raise
+                                batch += more
+                                frames += 1
+                    except ConnectionClosed as closed:
+                        yield self._closed(state, closed)
+                    return
         except GatewayError as exc:
             yield [Failed(exc)]
         except OSError as exc:
@@ -244,6 +296,31 @@ class WebSocketAdapter(Adapter, Generic[StateT]):
             yield [
                 Failed(UpstreamError(f"upstream WebSocket handshake failed ({type(exc).__name__})"))
             ]
+        finally:
+            deadline.cancel()
+
+    def _closed(self, state: StateT, closed: ConnectionClosed) -> list[Event]:
+        rcvd = closed.rcvd
+        code, reason = (rcvd.code, rcvd.reason) if rcvd else (None, "")
+        return self.on_close(state, code, reason)
+
+
+def _raw_recv(ws: ClientConnection) -> Receive:
+    async def recv() -> str | bytes:
+        return await ws.recv(decode=False)
+
+    return recv
+
+
+def _waiting(ws: ClientConnection) -> bool:
+    """Whether a whole message is already in ``ws``'s receive buffer (``recv()`` will not
+    wait).  Reads websockets' buffer (``recv_messages.frames``); a websockets release that
+    moves it makes this ``False`` (no coalescing), which a test notices."""
+    try:
+        queue = ws.recv_messages.frames.queue
+    except AttributeError:
+        return False
+    return bool(queue) and queue[0].fin
 
 
 def _describe_os_error(exc: BaseException) -> str:
