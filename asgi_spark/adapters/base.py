@@ -106,7 +106,9 @@ class Adapter(ABC):
         )
         proxy = self.entry.proxy
         shown = "none" if proxy is None else mask_url_password(proxy)
-        return {"timeouts": slots, "proxy": shown}
+        pool = self.entry.pool
+        warm = f"{pool.size}, max_idle {pool.max_idle:g} s" if pool.size else "off"
+        return {"timeouts": slots, "proxy": shown, "pool": warm}
 
     async def aclose(self) -> None:
         """Release shared resources (none by default)."""

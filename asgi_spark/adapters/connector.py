@@ -121,7 +121,7 @@ class DirectConnector:
         refusal: Refusal,
         fresh: bool = False,
     ) -> AbstractAsyncContextManager[Upstream]:
-        return _Connection(sign, timeouts, proxy, refusal)
+        return DirectConnection(sign, timeouts, proxy, refusal)
 
 
 async def open_connection(
@@ -151,7 +151,7 @@ async def open_connection(
         ) from None
 
 
-class _Connection:
+class DirectConnection:
     """Owns one upstream WebSocket: opened with a timeout, always closed."""
 
     __slots__ = ("_proxy", "_refusal", "_sign", "_timeouts", "_upstream")
@@ -193,6 +193,7 @@ async def close_quietly(ws: ClientConnection, limit: float | None) -> None:
 __all__ = [
     "MAX_FRAME_BYTES",
     "Connector",
+    "DirectConnection",
     "DirectConnector",
     "Proxy",
     "Refusal",
