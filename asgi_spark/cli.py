@@ -158,6 +158,20 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["critical", "error", "warning", "info", "debug", "trace"],
         help="log level (default: the config's, else info)",
     )
+    serve.add_argument(
+        "--loop",
+        default="auto",
+        choices=["auto", "asyncio", "uvloop"],
+        help="event loop; auto: uvloop when installed (the 'fast' extra), else asyncio "
+        "(default: %(default)s)",
+    )
+    serve.add_argument(
+        "--http",
+        default="auto",
+        choices=["auto", "h11", "httptools"],
+        help="HTTP parser; auto: httptools when installed (the 'fast' extra), else h11 "
+        "(default: %(default)s)",
+    )
     serve.set_defaults(handler=_run_serve)
 
     check = commands.add_parser(
@@ -255,7 +269,15 @@ def _run_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(format="%(levelname)s:     %(name)s: %(message)s")
     logging.getLogger("asgi_spark").setLevel(log_level.upper().replace("TRACE", "DEBUG"))
     server = uvicorn.Server(
-        uvicorn.Config(gateway, host=host, port=port, log_level=log_level, lifespan="on")
+        uvicorn.Config(
+            gateway,
+            host=host,
+            port=port,
+            log_level=log_level,
+            lifespan="on",
+            loop=args.loop,
+            http=args.http,
+        )
     )
     server.run()
     return 0 if server.started else 1
