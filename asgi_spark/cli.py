@@ -1,10 +1,14 @@
 """The ``asgi-spark`` command line: one argparse app with a subcommand per tool.
 
-* ``asgi-spark serve`` runs the gateway with uvicorn (demo mode without a configuration);
+* ``asgi-spark serve`` runs the gateway with uvicorn (demo mode without a configuration),
+  :mod:`.serve`;
 * ``asgi-spark check-config PATH`` validates a configuration and prints its models, secrets
   masked;
 * ``asgi-spark schema`` prints the JSON Schema of a configuration file (for editors);
-* ``asgi-spark simulator`` runs the Spark simulator until Ctrl-C or SIGTERM.
+* ``asgi-spark simulator`` runs the Spark simulator until Ctrl-C or SIGTERM;
+* ``asgi-spark ask "prompt"`` streams one answer from a gateway (the demo without
+  ``--base-url``), :mod:`.ask`;
+* ``asgi-spark --version``.
 """
 
 from __future__ import annotations
@@ -14,12 +18,13 @@ import asyncio
 import contextlib
 import functools
 import json
-import logging
 import os
 import signal
 import sys
 
+from . import __version__
 from .adapters.spark.versions import versions
+from .ask import add_parser as add_ask_parser
 from .config import (
     DEFAULT_HOST,
     DEFAULT_LOG_LEVEL,
@@ -30,14 +35,15 @@ from .config import (
     config_schema,
     load_config,
 )
-from .gateway import CONFIG_ENV, Gateway
+from .gateway import CONFIG_ENV
 from .simulator import Faults, SparkSimulator
 from .simulator.faults import CONNECTION_FIELDS, describe_faults, faults_from_assignments
 from .simulator.handshake import MAX_CLOCK_SKEW
 from .simulator.server import DEFAULT_IDLE_TIMEOUT
 from .simulator.strictness import lenient_lines
 
-DEFAULT_SIMULATOR_PORT = 8765
+#: Not the gateway's 8765, so both run side by side with their defaults.
+DEFAULT_SIMULATOR_PORT = 8766
 
 
 def _simulator_epilog() -> str:
@@ -87,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="asgi-spark",
         description="An OpenAI-compatible gateway for iFlytek Spark, and its Spark simulator.",
     )
+    parser.add_argument("--version", action="version", version=f"asgi-spark {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     sim = commands.add_parser(
@@ -137,7 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Serve the OpenAI-compatible gateway with uvicorn.  The configuration comes from "
             f"--config, else from ${CONFIG_ENV}; without either (or with --demo) the built-in "
-            "Spark simulator is started inside the process and the model 'spark-demo' is served."
+            "Spark simulator is started inside the process and the model 'spark-demo' is served.  "
+            "It runs until Ctrl-C or SIGTERM; SIGHUP reloads the configuration file."
         ),
     )
     serve.add_argument(
@@ -157,6 +165,24 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         choices=["critical", "error", "warning", "info", "debug", "trace"],
         help="log level (default: the config's, else info)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="worker processes (default: 1); SIGHUP reloads the configuration in each",
+    )
+    serve.add_argument(
+        "--access-log-format",
+        choices=["plain", "json"],
+        default=None,
+        help="one line per request as key=value pairs or JSON (default: the config's, else plain)",
+    )
+    serve.add_argument(
+        "--no-metrics",
+        action="store_true",
+        help="do not serve GET /metrics (served when prometheus-client is installed)",
     )
     serve.add_argument(
         "--loop",
@@ -196,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     schema.set_defaults(handler=_run_schema)
+    add_ask_parser(commands)
     return parser
 
 
@@ -250,37 +277,32 @@ async def _simulate(args: argparse.Namespace, faults: Faults) -> None:
 
 
 def _run_serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    from .serve import ServeOptions, run
 
     path = None if args.demo else (args.config or os.environ.get(CONFIG_ENV) or None)
     config: GatewayConfig | None = None
     if path is not None:
         try:
             config = load_config(path)
-            gateway = Gateway(config)
+            build_adapters(config)  # validates what only the adapters know
         except ConfigError as exc:
             print(f"asgi-spark serve: {exc}", file=sys.stderr)
             return 2
-    else:
-        gateway = Gateway(None)
-    host = args.host or (config.host if config else DEFAULT_HOST)
-    port = args.port if args.port is not None else (config.port if config else DEFAULT_PORT)
-    log_level = args.log_level or (config.log_level if config else DEFAULT_LOG_LEVEL)
-    logging.basicConfig(format="%(levelname)s:     %(name)s: %(message)s")
-    logging.getLogger("asgi_spark").setLevel(log_level.upper().replace("TRACE", "DEBUG"))
-    server = uvicorn.Server(
-        uvicorn.Config(
-            gateway,
-            host=host,
-            port=port,
-            log_level=log_level,
-            lifespan="on",
-            loop=args.loop,
-            http=args.http,
-        )
+    if args.workers < 1:
+        print("asgi-spark serve: --workers must be at least 1", file=sys.stderr)
+        return 2
+    options = ServeOptions(
+        config_path=path,
+        host=args.host or (config.host if config else DEFAULT_HOST),
+        port=args.port if args.port is not None else (config.port if config else DEFAULT_PORT),
+        log_level=args.log_level or (config.log_level if config else DEFAULT_LOG_LEVEL),
+        workers=args.workers,
+        metrics=not args.no_metrics,
+        access_log_format=args.access_log_format,
+        loop=args.loop,
+        http=args.http,
     )
-    server.run()
-    return 0 if server.started else 1
+    return run(options)
 
 
 def _run_check_config(args: argparse.Namespace) -> int:

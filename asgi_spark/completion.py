@@ -20,8 +20,9 @@ import msgspec
 
 from . import sse
 from .errors import GatewayError, error_body
-from .events import Batch, Event, Usage, fold
+from .events import Batch, Citation, Event, Usage, fold
 from .openai_types import (
+    Annotation,
     ChatCompletion,
     Choice,
     CompletionUsage,
@@ -30,6 +31,7 @@ from .openai_types import (
     ResponseToolCall,
     ToolCallChunk,
     ToolCallFunction,
+    UrlCitation,
 )
 
 _encoder = msgspec.json.Encoder()
@@ -48,7 +50,7 @@ class StreamEncoder:
         self._model = model
         self._created = created
         self._include_usage = include_usage
-        self._role_sent = False
+        self._role_sent: set[int] = set()
         self._prefix = b""
         self._suffix = b',"usage":null}' if include_usage else b"}"
         self.id = ""
@@ -61,7 +63,7 @@ class StreamEncoder:
             "created": self._created,
             "model": self._model,
         }
-        self._prefix = _encoder.encode(head)[:-1] + b',"choices":[{"index":0,"delta":'
+        self._prefix = _encoder.encode(head)[:-1] + b',"choices":[{"index":'
 
     def encode(self, events: list[Event]) -> bytes:
         """SSE bytes for one batch of events (possibly empty); the batch follows the contract."""
@@ -73,24 +75,26 @@ class StreamEncoder:
         if batch.started is not None:
             self._start(batch.started)
         if batch.has_delta:
-            out.append(self._chunk(_delta(batch), batch.finish))
+            out.append(self._chunk(_delta(batch), batch.finish, batch.choice))
         if batch.usage is not None and self._include_usage:
             out.append(self._usage_chunk(batch.usage))
         if batch.failure is not None:
             out.append(self.error(batch.failure))
         return b"".join(out)
 
-    def _chunk(self, delta: Delta, finish: str | None) -> bytes:
+    def _chunk(self, delta: Delta, finish: str | None, choice: int = 0) -> bytes:
         """One chunk, spliced from bytes: equal byte for byte to encoding
         :class:`~asgi_spark.openai_types.ChatCompletionChunk` (a test compares them)."""
-        if not self._role_sent:
-            self._role_sent = True
+        if choice not in self._role_sent:  # the first chunk of each choice names the role
+            self._role_sent.add(choice)
             delta.role = "assistant"
             if delta.content is None and delta.tool_calls is None:
                 delta.content = ""
         reason = b"null" if finish is None else b'"' + finish.encode() + b'"'
         return sse.event(
             self._prefix
+            + str(choice).encode()
+            + b',"delta":'
             + _encoder.encode(delta)
             + b',"logprobs":null,"finish_reason":'
             + reason
@@ -111,8 +115,30 @@ class StreamEncoder:
         return sse.DONE
 
 
+def _annotation(citation: Citation, start: int, end: int) -> Annotation:
+    return Annotation(
+        url_citation=UrlCitation(
+            url=citation.url, title=citation.title, start_index=start, end_index=end
+        )
+    )
+
+
+def citation_annotations(citations: list[Citation], content: str) -> list[Annotation]:
+    """Citations as ``url_citation`` annotations over ``content``: the span of the marker
+    ``[n]`` when the content has one, else the whole content."""
+    out = []
+    for citation in citations:
+        marker = f"[{citation.index}]"
+        at = content.find(marker)
+        start, end = (at, at + len(marker)) if at >= 0 else (0, len(content))
+        out.append(_annotation(citation, start, end))
+    return out
+
+
 def _delta(batch: Batch) -> Delta:
     return Delta(
+        # in a stream the citations come before the content they refer to: indices 0
+        annotations=[_annotation(c, 0, 0) for c in batch.citations] or None,
         content=batch.content,
         reasoning_content=batch.reasoning,
         tool_calls=[
@@ -132,28 +158,42 @@ def _usage(usage: Usage) -> CompletionUsage:
     return CompletionUsage(usage.prompt_tokens, usage.completion_tokens, usage.total_tokens)
 
 
-class Aggregator:
-    """Collects events into one ``chat.completion`` object (non-streaming answers)."""
+class _Answer:
+    """One choice's parts, as they arrive."""
 
-    __slots__ = (
-        "_content",
-        "_created",
-        "_error",
-        "_finish",
-        "_model",
-        "_reasoning",
-        "_tools",
-        "_usage",
-        "id",
-    )
+    __slots__ = ("citations", "content", "finish", "reasoning", "tools")
+
+    def __init__(self) -> None:
+        self.content: list[str] = []
+        self.reasoning: list[str] = []
+        self.tools: list[ResponseToolCall] = []
+        self.citations: list[Citation] = []
+        self.finish: str | None = None
+
+    def choice(self, index: int) -> Choice:
+        if self.finish is None:
+            raise RuntimeError("the answer has not finished")  # a bug, not an upstream fault
+        content = "".join(self.content)
+        message = ResponseMessage(
+            role="assistant",
+            content=content if content or not self.tools else None,
+            tool_calls=self.tools or msgspec.UNSET,
+            reasoning_content="".join(self.reasoning) or msgspec.UNSET,
+            annotations=citation_annotations(self.citations, content) or msgspec.UNSET,
+        )
+        return Choice(index=index, message=message, finish_reason=self.finish)
+
+
+class Aggregator:
+    """Collects events into one ``chat.completion`` object (non-streaming answers); with
+    ``n`` > 1 one choice per answer, by the events' ``choice``."""
+
+    __slots__ = ("_answers", "_created", "_error", "_model", "_usage", "id")
 
     def __init__(self, model: str, created: int) -> None:
         self._model = model
         self._created = created
-        self._content: list[str] = []
-        self._reasoning: list[str] = []
-        self._tools: list[ResponseToolCall] = []
-        self._finish: str | None = None
+        self._answers: dict[int, _Answer] = {}
         self._usage: CompletionUsage | None = None
         self._error: GatewayError | None = None
         self.id = ""
@@ -165,18 +205,21 @@ class Aggregator:
         """Take in one folded batch (:func:`~asgi_spark.events.fold`)."""
         if batch.started is not None:
             self.id = completion_id(batch.started)
-        if batch.content is not None:
-            self._content.append(batch.content)
-        if batch.reasoning is not None:
-            self._reasoning.append(batch.reasoning)
-        self._tools.extend(
-            ResponseToolCall(
-                id=call.id, function=ToolCallFunction(name=call.name, arguments=call.arguments)
+        if batch.has_delta:
+            answer = self._answers.setdefault(batch.choice, _Answer())
+            if batch.content is not None:
+                answer.content.append(batch.content)
+            if batch.reasoning is not None:
+                answer.reasoning.append(batch.reasoning)
+            answer.tools.extend(
+                ResponseToolCall(
+                    id=call.id, function=ToolCallFunction(name=call.name, arguments=call.arguments)
+                )
+                for call in batch.tool_calls
             )
-            for call in batch.tool_calls
-        )
-        if batch.finish is not None:
-            self._finish = batch.finish
+            answer.citations.extend(batch.citations)
+            if batch.finish is not None:
+                answer.finish = batch.finish
         if batch.usage is not None:
             self._usage = _usage(batch.usage)
         if batch.failure is not None:
@@ -186,20 +229,13 @@ class Aggregator:
         """The completion, or raise the failure the events ended with."""
         if self._error is not None:
             raise self._error
-        if self._finish is None:
+        if not self._answers:
             raise RuntimeError("the answer has not finished")  # a bug, not an upstream fault
-        content = "".join(self._content)
-        message = ResponseMessage(
-            role="assistant",
-            content=content if content or not self._tools else None,
-            tool_calls=self._tools or msgspec.UNSET,
-            reasoning_content="".join(self._reasoning) or msgspec.UNSET,
-        )
         return ChatCompletion(
             id=self.id or completion_id(""),
             created=self._created,
             model=self._model,
-            choices=[Choice(index=0, message=message, finish_reason=self._finish)],
+            choices=[self._answers[i].choice(i) for i in sorted(self._answers)],
             usage=self._usage or msgspec.UNSET,
         )
 

@@ -16,6 +16,7 @@ The tree (HTTP status, OpenAI ``type``, default ``code``; * = retryable by defau
     │   ├── UpstreamAuthError          502 upstream_auth_failed
     │   ├── UpstreamProtocolError      502 upstream_protocol_error
     │   ├── UpstreamClosedError      * 502 upstream_closed
+    │   ├── StructuredOutputError      502 structured_output_failed
     │   ├── UpstreamUnavailableError * 503 service_unavailable / upstream_unavailable
     │   └── UpstreamTimeoutError     * 504 timeout / upstream_timeout
     │       └── ConnectTimeoutError, AcquireTimeoutError, FirstFrameTimeoutError,
@@ -158,6 +159,12 @@ class UpstreamClosedError(UpstreamError):
 
     default_code = "upstream_closed"
     default_retryable = True
+
+
+class StructuredOutputError(UpstreamError):
+    """The model's answers did not fit the structured output or forced tool choice asked for."""
+
+    default_code = "structured_output_failed"
 
 
 class UpstreamUnavailableError(UpstreamError):

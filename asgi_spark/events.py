@@ -16,7 +16,8 @@ by a test like the translator's):
 * ``NEW``: nothing yet.  :class:`Connected` may come (the phase stays ``NEW``);
   :class:`Started` opens the answer (``OPEN``); :class:`Failed` ends it before it began
   (``FAILED``).
-* ``OPEN``: deltas and tool calls; :class:`Finish` (``FINISHED``) or :class:`Failed` ends it.
+* ``OPEN``: deltas, tool calls and citations; :class:`Finish` (``FINISHED``) or
+  :class:`Failed` ends it.
 * ``FINISHED``: at most one :class:`Usage` (``REPORTED``).
 * ``REPORTED`` and ``FAILED`` accept nothing more.
 
@@ -63,11 +64,13 @@ class Started:
 @dataclass(frozen=True, slots=True)
 class ContentDelta:
     text: str
+    choice: int = 0  # which of the request's n answers (0 unless n > 1)
 
 
 @dataclass(frozen=True, slots=True)
 class ReasoningDelta:
     text: str
+    choice: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,11 +79,23 @@ class ToolCall:
     id: str
     name: str
     arguments: str
+    choice: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """A web source the answer draws on (Spark's web-search references)."""
+
+    index: int
+    url: str
+    title: str
+    choice: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class Finish:
     reason: FinishReason
+    choice: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,13 +110,24 @@ class Failed:
     error: GatewayError
 
 
-Event = Connected | Started | ContentDelta | ReasoningDelta | ToolCall | Finish | Usage | Failed
+Event = (
+    Connected
+    | Started
+    | ContentDelta
+    | ReasoningDelta
+    | ToolCall
+    | Citation
+    | Finish
+    | Usage
+    | Failed
+)
 EVENT_TYPES: Final = (
     Connected,
     Started,
     ContentDelta,
     ReasoningDelta,
     ToolCall,
+    Citation,
     Finish,
     Usage,
     Failed,
@@ -129,20 +155,30 @@ TRANSITIONS: Final[dict[tuple[Phase, type], Phase | str]] = {
     (P.NEW, Failed): P.FAILED,
     **{
         (P.NEW, t): "an answer must begin with Started (or fail)"
-        for t in (ContentDelta, ReasoningDelta, ToolCall, Finish, Usage)
+        for t in (ContentDelta, ReasoningDelta, ToolCall, Citation, Finish, Usage)
     },
     (P.OPEN, Connected): "Connected may come only before Started",
     (P.OPEN, Started): "Started may come only once",
     (P.OPEN, ContentDelta): P.OPEN,
     (P.OPEN, ReasoningDelta): P.OPEN,
     (P.OPEN, ToolCall): P.OPEN,
+    (P.OPEN, Citation): P.OPEN,
     (P.OPEN, Finish): P.FINISHED,
     (P.OPEN, Usage): "Usage may come only after Finish",
     (P.OPEN, Failed): P.FAILED,
     (P.FINISHED, Usage): P.REPORTED,
     **{
         (P.FINISHED, t): "after Finish only one Usage may follow"
-        for t in (Connected, Started, ContentDelta, ReasoningDelta, ToolCall, Finish, Failed)
+        for t in (
+            Connected,
+            Started,
+            ContentDelta,
+            ReasoningDelta,
+            ToolCall,
+            Citation,
+            Finish,
+            Failed,
+        )
     },
     **{(P.REPORTED, t): "nothing may follow Usage" for t in EVENT_TYPES},
     **{(P.FAILED, t): "nothing may follow Failed" for t in EVENT_TYPES},
@@ -199,9 +235,11 @@ class Batch:
     reasoning, tool calls), the finish, the usage, the failure."""
 
     started: str | None = None
+    choice: int = 0  # a batch holds the events of one answer (n > 1: several batches)
     content: str | None = None
     reasoning: str | None = None
     tool_calls: list[ToolCall] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
     finish: FinishReason | None = None
     usage: Usage | None = None
     failure: GatewayError | None = None
@@ -214,6 +252,7 @@ class Batch:
             or self.content is not None
             or self.reasoning is not None
             or bool(self.tool_calls)
+            or bool(self.citations)
             or self.finish is not None
         )
 
@@ -224,14 +263,21 @@ def fold(batch: list[Event]) -> Batch:
     for event in batch:
         if isinstance(event, ContentDelta):
             out.content = event.text if out.content is None else out.content + event.text
+            out.choice = event.choice
         elif isinstance(event, ReasoningDelta):
             out.reasoning = event.text if out.reasoning is None else out.reasoning + event.text
+            out.choice = event.choice
         elif isinstance(event, ToolCall):
             out.tool_calls.append(event)
+            out.choice = event.choice
+        elif isinstance(event, Citation):
+            out.citations.append(event)
+            out.choice = event.choice
         elif isinstance(event, Started):
             out.started = event.response_id
         elif isinstance(event, Finish):
             out.finish = event.reason
+            out.choice = event.choice
         elif isinstance(event, Usage):
             out.usage = event
         elif isinstance(event, Failed):
@@ -246,6 +292,7 @@ __all__ = [
     "TERMINAL",
     "TRANSITIONS",
     "Batch",
+    "Citation",
     "Connected",
     "ContentDelta",
     "ContractViolation",

@@ -10,7 +10,8 @@ runs on is one :class:`~asgi_spark.runtime.Runtime`, swapped atomically by :meth
 After :meth:`Gateway.aclose` every request gets a 503 OpenAI error; nothing restarts silently.
 
 The chat endpoint reads as: decode the body → route the model → call its composed policies →
-a writer answers (:mod:`.respond`), and the :class:`~asgi_spark.outcome.Outcome` is logged.
+a writer answers (:mod:`.respond`), and the :class:`~asgi_spark.outcome.Outcome` goes to the
+access log and the observers (:mod:`.observe`).
 Without a configuration the runtime is the demo's (:mod:`.demo`).
 """
 
@@ -23,10 +24,11 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from enum import Enum
+from functools import partial
 from typing import Any, Final
 
 from starlette.routing import Route, Router
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from .adapters.base import Adapter
 from .config import ConfigError, ConfigSource, GatewayConfig, build_adapters, load_config
@@ -39,11 +41,13 @@ from .errors import (
     InvalidRequestError,
     NotFoundError,
 )
+from .observe import AccessLog, Observer, message_texts, notify
 from .openai_types import ChatCompletionRequest, Model, ModelList, encoder, request_decoder
 from .pipeline import Call, RequestContext
-from .respond import JSONWriter, SSEWriter, send_error, send_json
+from .request_id import client_request_id
+from .respond import JSONWriter, SSEWriter, WriterState, send_error, send_json
 from .runtime import Runtime, RuntimeFactory, build_runtime
-from .timing import gateway_only
+from .timing import gateway_only, timed_send
 
 logger = logging.getLogger("asgi_spark")
 
@@ -72,6 +76,11 @@ class Gateway:
         self.state = GatewayState.IDLE
         self._runtime: Runtime | None = None
         self._lock = asyncio.Lock()
+        #: One line per request (the configuration's ``access_log`` block says how).
+        self.access_log = AccessLog()
+        #: Called with the :class:`~asgi_spark.outcome.Outcome` of every chat request, after
+        #: the access log (metrics are one: :mod:`asgi_spark.metrics`).
+        self.observers: list[Observer] = []
         self._router = Router(
             routes=[
                 Route("/v1/chat/completions", _Endpoint("POST", self._chat, timed=True)),
@@ -160,13 +169,13 @@ class Gateway:
         return self._prepared[0] if self._prepared is not None else None
 
     @contextlib.asynccontextmanager
-    async def _use(self) -> AsyncIterator[Runtime]:
+    async def _use(self, *, stream: bool = False) -> AsyncIterator[Runtime]:
         if self._runtime is None:
             await self.startup()
         runtime = self._runtime
         if runtime is None or self.state is GatewayState.CLOSED:
             raise GatewayClosedError("the gateway is closed")
-        async with runtime.use():
+        async with runtime.use(stream=stream):
             yield runtime
 
     # ------------------------------------------------------------------------------- ASGI
@@ -214,22 +223,35 @@ class Gateway:
         await send_json(send, 200, body)
 
     async def _chat(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = _decode_request(await _read_body(receive))
-        async with self._use() as runtime:
-            call_model = runtime.route(request.model)
-            context = RequestContext(endpoint="chat.completions", requested_model=request.model)
-            options = request.stream_options
-            writer = (
-                SSEWriter(send, context, include_usage=bool(options and options.include_usage))
-                if request.stream
-                else JSONWriter(send, context)
-            )
-            source = call_model(Call(request, request.model, context))
-            try:
-                await _until_disconnect(receive, writer.write(source))
-            finally:
-                await source.aclose()
-                logger.info("%s", writer.outcome().summary())
+        context = RequestContext(endpoint="chat.completions", requested_model="")
+        writer: SSEWriter | JSONWriter = JSONWriter(send, context)
+        runtime: Runtime | None = None
+        try:
+            context.request_id = client_request_id(scope) or context.request_id
+            request = _decode_request(await _read_body(receive))
+            context.requested_model = request.model
+            async with self._use(stream=bool(request.stream)) as runtime:
+                call_model = runtime.route(request.model)
+                if runtime.config.access_log.include_content:
+                    context.messages = message_texts(request)
+                options = request.stream_options
+                writer = (
+                    SSEWriter(send, context, include_usage=bool(options and options.include_usage))
+                    if request.stream
+                    else JSONWriter(send, context)
+                )
+                source = call_model(Call(request, request.model, context))
+                try:
+                    await _until_disconnect(receive, writer.write(source))
+                finally:
+                    await source.aclose()
+        except GatewayError as exc:
+            if writer.state is not WriterState.PENDING:
+                raise
+            await writer.fail(exc)
+        finally:
+            settings = runtime.config.access_log if runtime is not None else None
+            notify(writer.outcome(), [partial(self.access_log, settings=settings), *self.observers])
 
 
 def _model_object(runtime: Runtime, model_id: str) -> Model:
@@ -253,11 +275,7 @@ Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class _Endpoint:
-    """A raw ASGI endpoint for one method whose GatewayErrors become OpenAI error responses.
-
-    Every response gets a ``Server-Timing`` header (:mod:`.timing`): a ``timed`` handler (the
-    chat endpoint, whose writers know the upstream's share) sets its own; the others get the
-    gateway's time."""
+    """One method's raw ASGI endpoint: errors are OpenAI errors; Server-Timing on each."""
 
     def __init__(self, method: str, handler: Handler, *, timed: bool = False) -> None:
         self._method = method
@@ -273,7 +291,7 @@ class _Endpoint:
                     code="method_not_allowed",
                     status=405,
                 )
-            await self._handler(scope, receive, send if self._timed else _timed(send, began))
+            await self._handler(scope, receive, send if self._timed else timed_send(send, began))
         except _ClientGone:
             return
         except GatewayError as exc:
@@ -284,28 +302,13 @@ class _Endpoint:
             await send_error(send, error, [gateway_only(began, time.monotonic())])
 
 
-def _timed(send: Send, began: float) -> Send:
-    """``send`` that adds the gateway's Server-Timing to the response's headers."""
-
-    async def timed(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            timing = gateway_only(began, time.monotonic())
-            message = {**message, "headers": [*message.get("headers", ()), timing]}
-        await send(message)
-
-    return timed
-
-
-# ------------------------------------------------------------------------------- helpers
-
-
 async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] == "http":
-        began = time.monotonic()
+        send = timed_send(send, time.monotonic())
         error = NotFoundError(
             f"{scope['method']} {scope['path']} is not an endpoint of this gateway"
         )
-        await send_error(send, error, [gateway_only(began, time.monotonic())])
+        await send_error(send, error)
 
 
 async def _until_disconnect(receive: Receive, work: Awaitable[Any]) -> None:

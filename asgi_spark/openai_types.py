@@ -82,6 +82,8 @@ class ChatCompletionRequest(msgspec.Struct, kw_only=True):
     service_tier: str | None = None
     store: bool | None = None
     metadata: dict[str, Any] | None = None
+    #: Spark's own options (``extra_body={"spark": {...}}``), see adapters/spark/options.py.
+    spark: Any = None
     web_search_options: dict[str, Any] | None = None
 
 
@@ -100,12 +102,25 @@ class ResponseToolCall(msgspec.Struct):
     type: str = "function"
 
 
+class UrlCitation(msgspec.Struct):
+    url: str
+    title: str
+    start_index: int
+    end_index: int
+
+
+class Annotation(msgspec.Struct):
+    url_citation: UrlCitation
+    type: str = "url_citation"
+
+
 class ResponseMessage(msgspec.Struct, kw_only=True):
     role: str
     content: str | None
     refusal: None = None
     tool_calls: list[ResponseToolCall] | msgspec.UnsetType = msgspec.UNSET
     reasoning_content: str | msgspec.UnsetType = msgspec.UNSET
+    annotations: list[Annotation] | msgspec.UnsetType = msgspec.UNSET
 
 
 class Choice(msgspec.Struct):
@@ -138,6 +153,7 @@ class Delta(msgspec.Struct, omit_defaults=True):
     content: str | None = None
     reasoning_content: str | None = None
     tool_calls: list[ToolCallChunk] | None = None
+    annotations: list[Annotation] | None = None
 
 
 class ChunkChoice(msgspec.Struct, kw_only=True):

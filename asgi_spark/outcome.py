@@ -1,9 +1,10 @@
 """The :class:`Outcome` of one request: one frozen record, built by the writer that answered it.
 
-The access log line today, and Server-Timing, metrics and budgets later, read this record and
-nothing else, so they cannot disagree.  Times are seconds (``time.monotonic`` differences);
-``None`` means "did not happen" (no first byte, no upstream connection, ...).  It never holds a
-secret or message content.
+The access log (:mod:`.observe`) and the metrics (:mod:`.metrics`) read this record and nothing
+else, so they cannot disagree.  Times are seconds (``time.monotonic`` differences); ``None``
+means "did not happen" (no first byte, no upstream connection, ...).  It never holds a secret,
+and holds message content (``messages``, ``answer``) only when the access log was configured
+to include it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ class Outcome:
     status: int
     error_type: str | None
     error_code: str | None
+    #: The request field an error is about (a refused parameter, a bad field).
+    error_param: str | None
+    #: The error's message as the client got it (no secret: errors are redacted when made).
+    error_message: str | None
     upstream_code: int | None
     timeout_phase: str | None
     finish_reason: str | None
@@ -37,31 +42,17 @@ class Outcome:
     completion_tokens: int | None
     upstream_sid: str | None
     attempts: int
+    retries: int
+    fallbacks: int
     limit_wait: float
     limit_rejected: bool
     ignored_params: tuple[str, ...]
     client_key: str | None
     #: The client went away before the answer was complete.
     cancelled: bool
-
-    def summary(self) -> str:
-        """One line for the log: what was asked, what happened, how long it took."""
-        if self.cancelled:
-            result = "cancelled (client went away)"
-        elif self.error_code is not None or self.error_type is not None:
-            result = f"error {self.status} {self.error_code or self.error_type}"
-        else:
-            result = f"{self.status} finish={self.finish_reason}"
-        ttfb = (
-            f" ttfb={self.time_to_first_byte * 1000:.1f}ms"
-            if self.time_to_first_byte is not None
-            else ""
-        )
-        return (
-            f"{self.endpoint} model={self.requested_model} stream={self.stream} {result} "
-            f"sid={self.upstream_sid or '-'} attempts={self.attempts} frames={self.frames}"
-            f"{ttfb} duration={self.duration * 1000:.1f}ms"
-        )
+    #: Only when the access log includes content: the request's (role, text) and the answer.
+    messages: tuple[tuple[str, str], ...] | None = None
+    answer: str | None = None
 
 
 class Tally:
@@ -76,6 +67,7 @@ class Tally:
         "sid",
         "status",
         "stream",
+        "text",
         "usage",
     )
 
@@ -89,9 +81,13 @@ class Tally:
         self.sid: str | None = None
         self.usage: tuple[int, int] | None = None
         self.cancelled = False
+        #: The answer's text, kept only when the access log includes content.
+        self.text: list[str] | None = None
 
     def add(self, batch: Batch) -> None:
         self.frames += 1
+        if self.text is not None and batch.content:
+            self.text.append(batch.content)
         if batch.started is not None:
             self.sid = batch.started or None
         if batch.finish is not None:
@@ -110,6 +106,8 @@ class Tally:
             status=self.status,
             error_type=error.type if error is not None else None,
             error_code=error.code if error is not None else None,
+            error_param=error.param if error is not None else None,
+            error_message=error.message if error is not None else None,
             upstream_code=error.upstream_code if error is not None else None,
             timeout_phase=getattr(error, "phase", None),
             finish_reason=self.finish,
@@ -122,13 +120,17 @@ class Tally:
             frames=self.frames,
             prompt_tokens=self.usage[0] if self.usage else None,
             completion_tokens=self.usage[1] if self.usage else None,
-            upstream_sid=self.sid,
+            upstream_sid=self.sid or (error.sid if error is not None else None),
             attempts=context.attempts,
+            retries=context.retries,
+            fallbacks=context.fallbacks,
             limit_wait=context.limit_wait,
             limit_rejected=context.limit_rejected,
             ignored_params=context.ignored_params,
             client_key=context.client_key,
             cancelled=self.cancelled,
+            messages=context.messages,
+            answer="".join(self.text) if self.text is not None else None,
         )
 
 

@@ -48,9 +48,14 @@ class RequestContext:
     started: float = field(default_factory=time.monotonic)
     #: Set by the writer when ``Started`` reaches it; from then on nothing may be retried.
     committed: bool = False
+    #: How many answers the client gets (``n``); the writers end after this many finish.
+    choices: int = 1
     #: The model whose answer the client gets (a fallback may change it).
     answered_by: str | None = None
     attempts: int = 0
+    #: Retries made by the retry policy, and models tried next by the fallback policy.
+    retries: int = 0
+    fallbacks: int = 0
     limit_wait: float = 0.0
     limit_rejected: bool = False
     ignored_params: tuple[str, ...] = ()
@@ -62,6 +67,9 @@ class RequestContext:
     pooled: bool = False
     upstream_sent: float | None = None
     upstream_first: float | None = None
+    #: The request's messages as (role, text), only when the access log includes content;
+    #: the writer then keeps the answer's text too.
+    messages: tuple[tuple[str, str], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +145,7 @@ def adapter_call(adapter: Adapter) -> CallNext:
         context = request.context
         context.attempts += 1
         context.answered_by = request.model
+        context.ignored_params = adapter.ignored_params(request.body)
         first = True
         try:
             async with aclosing(adapter.stream(request.body)) as events:

@@ -16,7 +16,9 @@ Each writer owns ``send`` for one request and moves PENDING → OPEN → CLOSED:
 * CLOSED: the response is complete; nothing more may be sent.
 
 :meth:`write` consumes a source and returns the frozen :class:`~asgi_spark.outcome.Outcome`;
+:meth:`fail` answers a request refused before there is a source (a bad body, an unknown model);
 :meth:`outcome` gives it at any time (for a request cancelled because the client went away).
+Every response a writer sends carries the request's id in ``X-Request-ID``.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from starlette.types import Send
 from . import sse
 from .completion import Aggregator, StreamEncoder, encode_completion
 from .errors import GatewayError, InternalError, error_body
-from .events import fold
+from .events import Batch, fold
 from .outcome import Outcome, Tally
 from .pipeline import RequestContext, Source
 from .timing import HEADER as TIMING
@@ -41,6 +43,9 @@ from .timing import server_timing
 logger = logging.getLogger("asgi_spark")
 
 _JSON: Final = (b"content-type", b"application/json")
+REQUEST_ID_HEADER: Final = b"x-request-id"
+#: Names the request fields the model accepted but could not honour, comma-separated.
+IGNORED_HEADER: Final = b"x-asgi-spark-ignored-params"
 
 
 class WriterState(Enum):
@@ -57,6 +62,9 @@ class _Writer:
         self.context = context
         self.state = WriterState.PENDING
         self.tally = Tally(stream=stream)
+        self._finished = 0
+        if context.messages is not None:
+            self.tally.text = []  # the access log includes content
         self.created = int(time.time())
 
     def outcome(self) -> Outcome:
@@ -64,18 +72,39 @@ class _Writer:
         self.tally.cancelled = self.state is not WriterState.CLOSED
         return self.tally.outcome(self.context, time.monotonic())
 
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """Response headers from the request's context (sent with the status): its id, and
+        the parameters it ignored."""
+        headers = [(REQUEST_ID_HEADER, self.context.request_id.encode("ascii"))]
+        ignored = self.context.ignored_params
+        if ignored:
+            headers.append((IGNORED_HEADER, ", ".join(ignored).encode()))
+        return headers
+
     def _commit(self) -> None:
         self.context.committed = True
         self.tally.first_byte = time.monotonic()
+
+    async def fail(self, error: GatewayError) -> Outcome:
+        """Answer with ``error`` (nothing may have been sent yet)."""
+        if self.state is not WriterState.PENDING:
+            raise RuntimeError(f"cannot fail a request whose writer is {self.state.value}")
+        return await self._fail_pending(error)
 
     async def _fail_pending(self, error: GatewayError) -> Outcome:
         self.tally.error, self.tally.status = error, error.status
         now = time.monotonic()
         last = now if self.context.upstream_sent is not None else None
         timing = (TIMING, server_timing(self.context, now, last_frame=last))
-        await send_error(self._send, error, [timing])
+        await send_error(self._send, error, [*self.headers(), timing])
         self.state = WriterState.CLOSED
         return self.outcome()
+
+    def _ends(self, batch: Batch) -> bool:
+        """Whether ``batch`` ends the answer: a failure, or the last choice's finish."""
+        if batch.finish is not None:
+            self._finished += 1
+        return batch.failure is not None or self._finished >= self.context.choices
 
     @property
     def model(self) -> str:
@@ -107,7 +136,7 @@ class SSEWriter(_Writer):
                     )
                     await self._open()
                 data = encoder.encode_batch(batch)
-                if batch.finish is not None or batch.failure is not None:
+                if self._ends(batch):
                     finished = batch.failure is None
                     self.tally.error = batch.failure
                     tail = data
@@ -142,7 +171,7 @@ class SSEWriter(_Writer):
             {
                 "type": "http.response.start",
                 "status": 200,
-                "headers": [*sse.HEADERS, (TIMING, timing)],
+                "headers": [*sse.HEADERS, *self.headers(), (TIMING, timing)],
             }
         )
         self.state = WriterState.OPEN
@@ -168,7 +197,7 @@ class JSONWriter(_Writer):
                     raise batch.failure
                 if aggregator is not None:
                     aggregator.add(batch)
-                if batch.finish is not None:
+                if self._ends(batch):
                     last_frame = time.monotonic()
                     break
             if aggregator is None:
@@ -179,7 +208,7 @@ class JSONWriter(_Writer):
         self.tally.status = 200
         body = encode_completion(completion)
         timing = server_timing(self.context, time.monotonic(), last_frame=last_frame)
-        await send_json(self._send, 200, body, [(TIMING, timing)])
+        await send_json(self._send, 200, body, [*self.headers(), (TIMING, timing)])
         self.state = WriterState.CLOSED
         return self.outcome()
 
@@ -207,14 +236,21 @@ async def send_json(
 
 
 async def send_error(
-    send: Send, error: GatewayError, extra: list[tuple[bytes, bytes]] | None = None
+    send: Send, error: GatewayError, headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
-    """The OpenAI error body of ``error`` with its status (and ``Retry-After`` when known);
-    ``extra`` headers (Server-Timing) go along."""
-    headers = list(extra or ())
+    """The OpenAI error body of ``error`` with its status (and ``Retry-After`` when known)."""
+    headers = list(headers or ())
     if error.retry_after is not None:
         headers.append((b"retry-after", str(max(1, math.ceil(error.retry_after))).encode()))
     await send_json(send, error.status, error_body(error), headers)
 
 
-__all__ = ["JSONWriter", "SSEWriter", "WriterState", "as_gateway_error", "send_error", "send_json"]
+__all__ = [
+    "REQUEST_ID_HEADER",
+    "JSONWriter",
+    "SSEWriter",
+    "WriterState",
+    "as_gateway_error",
+    "send_error",
+    "send_json",
+]

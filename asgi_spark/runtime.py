@@ -5,7 +5,8 @@ A runtime holds the loaded configuration, one adapter per model, the limiter, th
 connection pools of the models that have one (:mod:`.adapters.pool`, readable with
 :meth:`Runtime.pool_stats`), and per model the composed call (policies around the adapter, see
 :mod:`.pipeline`), each resource registered on the same exit stack, so closing the runtime
-closes every pooled socket.  It is immutable once built:
+closes every pooled socket; :meth:`Runtime.readings` reports its state to the metrics.  It is
+immutable once built:
 a new configuration means a new runtime (:meth:`asgi_spark.gateway.Gateway.reload`), swapped
 in atomically.  Requests hold the runtime they started on (:meth:`Runtime.use`); a retired
 runtime closes when its last request ends, so requests in flight finish on the configuration
@@ -17,19 +18,23 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 
 from .adapters.base import Adapter, WebSocketAdapter
 from .adapters.pool import PoolStats, WarmPool
 from .config import GatewayConfig, build_adapters
 from .errors import ModelNotFoundError
+from .gauges import Reading
 from .limits import Lease, Limiter
 from .limits.memory import MemoryLimiter
 from .pipeline import CallNext, Policy, adapter_call, compose
+from .policies.choices import choices
 from .policies.fallback import fallback
 from .policies.limit import limit
 from .policies.retry import Backoff, retry
+from .policies.stop import stop
+from .policies.structured import structured
 
 logger = logging.getLogger("asgi_spark")
 
@@ -54,6 +59,7 @@ class Runtime:
         self._calls = _compose_models(config, adapters, limiter, self.pools)
         self._stack = stack
         self._users = 0
+        self._streams = 0
         self._retired = False
         self._closed = False
 
@@ -82,19 +88,44 @@ class Runtime:
         return self._users
 
     @property
+    def open_streams(self) -> int:
+        """Streaming requests currently using this runtime."""
+        return self._streams
+
+    @property
     def closed(self) -> bool:
         return self._closed
 
     @contextlib.asynccontextmanager
-    async def use(self) -> AsyncIterator[Runtime]:
-        """Hold the runtime for one request; a retired runtime closes after its last one."""
+    async def use(self, *, stream: bool = False) -> AsyncIterator[Runtime]:
+        """Hold the runtime for one request (``stream``: a streaming one); a retired runtime
+        closes after its last one."""
         self._users += 1
+        self._streams += stream
         try:
             yield self
         finally:
             self._users -= 1
+            self._streams -= stream
             if self._users == 0 and self._retired:
                 await self.aclose()
+
+    def readings(self) -> Iterator[Reading]:
+        """The state now, for the metrics (:mod:`asgi_spark.gauges`): requests and streams in
+        flight, each limit's slots, and what each adapter reports (its pool)."""
+        yield Reading("in_flight_requests", "requests being answered", self._users)
+        yield Reading("open_streams", "streaming responses open", self._streams)
+        for key, capacity in self.config.capacities().items():
+            labels = {"limit": key}
+            yield Reading("limit_slots", "max_concurrency of each limit", capacity, labels)
+            in_use = self.limiter.in_use(key)
+            yield Reading("limit_slots_in_use", "upstream sessions holding a slot", in_use, labels)
+        for model_id, pool in self.pools.items():
+            yield from pool.readings(model_id)
+        for model_id, adapter in self.adapters.items():
+            for reading in adapter.readings():
+                labels = {**reading.labels, "model": model_id}
+                yield Reading(reading.name, reading.help, reading.value, labels)
 
     async def retire(self) -> None:
         """No new requests come; close now if idle, else when the last request ends."""
@@ -137,7 +168,8 @@ def _compose_models(
     limiter: Limiter,
     pools: Mapping[str, WarmPool],
 ) -> dict[str, CallNext]:
-    """Each model's call: ``fallback(candidates)`` around its own ``limit(retry(adapter))``;
+    """Each model's call: the emulations (stop, ...), then ``fallback(candidates)`` around its
+    own ``limit(choices(retry(adapter)))``;
     every candidate keeps its own limit and retries (a fallback's fallbacks are not followed,
     so chains cannot loop).  The pools of a limiter key make room in its limit."""
     by_key: dict[str, list[WarmPool]] = {}
@@ -151,6 +183,7 @@ def _compose_models(
             key = entry.limit_key
             room = _Pools(by_key[key]) if key in by_key else None
             layers.append(limit(limiter, key, queue_timeout=entry.queue_timeout, room=room))
+        layers.append(choices(entry.max_n))
         if entry.retry.enabled and entry.retry.max_retries > 0:
             r = entry.retry
             backoff = Backoff(
@@ -165,12 +198,20 @@ def _compose_models(
     calls: dict[str, CallNext] = {}
     for model_id, adapter in adapters.items():
         fallbacks = adapter.entry.fallbacks
-        calls[model_id] = (
-            compose([fallback(fallbacks, candidates.__getitem__)], candidates[model_id])
-            if fallbacks
-            else candidates[model_id]
-        )
+        entry = adapter.entry
+        outer: list[Policy] = [
+            structured(functions=adapter.supports_functions, retries=entry.structured_retries),
+            *EMULATIONS,
+        ]
+        if fallbacks:
+            outer.append(fallback(fallbacks, candidates.__getitem__))
+        calls[model_id] = compose(outer, candidates[model_id])
     return calls
+
+
+#: The policies that emulate what Spark lacks, outermost first; each passes a request that does
+#: not use it straight through.
+EMULATIONS: tuple[Policy, ...] = (stop,)
 
 
 async def build_runtime(

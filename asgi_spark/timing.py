@@ -17,7 +17,10 @@ what is known then: ``gateway`` and ``upstream`` up to the first frame.  For exa
 
 from __future__ import annotations
 
+import time
 from typing import Final
+
+from starlette.types import Message, Send
 
 from .pipeline import RequestContext
 
@@ -55,4 +58,16 @@ def gateway_only(began: float, now: float) -> tuple[bytes, bytes]:
     return HEADER, f"gateway;dur={max(0.0, now - began) * 1000:.3f}".encode()
 
 
-__all__ = ["HEADER", "gateway_only", "server_timing"]
+def timed_send(send: Send, began: float) -> Send:
+    """``send`` that adds the gateway's time to the response's headers."""
+
+    async def timed(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            timing = gateway_only(began, time.monotonic())
+            message = {**message, "headers": [*message.get("headers", ()), timing]}
+        await send(message)
+
+    return timed
+
+
+__all__ = ["HEADER", "gateway_only", "server_timing", "timed_send"]

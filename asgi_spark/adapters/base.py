@@ -37,9 +37,10 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Final, Generic, TypeVar
+from urllib.parse import urlsplit
 
 import msgspec
 from websockets.asyncio.client import ClientConnection
@@ -48,6 +49,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from ..config.schema import ModelEntry, mask_url_password
 from ..errors import GatewayError, UpstreamClosedError, UpstreamError, UpstreamUnavailableError
 from ..events import Connected, Event, Failed
+from ..gauges import Reading
 from ..openai_types import ChatCompletionRequest
 from .connector import Connector, DirectConnector, Proxy, Timeouts
 from .deadline import ExchangeDeadline, Receive
@@ -82,6 +84,16 @@ class Adapter(ABC):
         any I/O may be raised directly as :class:`~asgi_spark.errors.GatewayError`.
         """
 
+    @property
+    def supports_functions(self) -> bool:
+        """Whether the model calls functions (decides how structured output is emulated)."""
+        return True
+
+    def ignored_params(self, request: ChatCompletionRequest) -> tuple[str, ...]:
+        """The fields of ``request`` this model accepts but cannot honour (named to the client
+        in the ``x-asgi-spark-ignored-params`` header and in the access log); none by default."""
+        return ()
+
     def describe(self) -> dict[str, str]:
         """What ``check-config`` prints for this model.  Never include secrets."""
         return {
@@ -109,6 +121,11 @@ class Adapter(ABC):
         pool = self.entry.pool
         warm = f"{pool.size}, max_idle {pool.max_idle:g} s" if pool.size else "off"
         return {"timeouts": slots, "proxy": shown, "pool": warm}
+
+    def readings(self) -> Iterable[Reading]:
+        """This model's state now, for the metrics (a pool's connections); none by default.
+        The runtime adds the ``model`` label."""
+        return ()
 
     async def aclose(self) -> None:
         """Release shared resources (none by default)."""
@@ -232,13 +249,23 @@ class WebSocketAdapter(Adapter, Generic[StateT]):
             first_frame=timeouts.first_frame, idle=timeouts.idle, total=timeouts.total
         )
         fresh = False
+
+        def refusal(status: int, body: bytes) -> GatewayError:
+            error = self.handshake_error(status, body)
+            # the path may be named; the (signed) query never
+            path = urlsplit(self.build_url()).path
+            if status == 404 and path not in error.message:
+                error.message = f"{error.message}; the path tried was {path!r}"
+                error.args = (error.message,)
+            return error
+
         try:
             while True:  # at most twice: a dead pooled connection is replaced once
                 connection = self.connector.connect(
                     self.build_url,
                     timeouts,
                     proxy=self.proxy(),
-                    refusal=self.handshake_error,
+                    refusal=refusal,
                     fresh=fresh,
                 )
                 async with connection as upstream:
@@ -288,11 +315,10 @@ class WebSocketAdapter(Adapter, Generic[StateT]):
         except GatewayError as exc:
             yield [Failed(exc)]
         except OSError as exc:
-            yield [
-                Failed(
-                    UpstreamUnavailableError(f"cannot reach upstream: {_describe_os_error(exc)}")
-                )
-            ]
+            where = urlsplit(self.build_url())  # the host may be named; the signed query never
+            host = f"{where.hostname}:{where.port or (443 if where.scheme == 'wss' else 80)}"
+            message = f"cannot reach upstream {host}: {_describe_os_error(exc)}"
+            yield [Failed(UpstreamUnavailableError(message))]
         except InvalidHandshake as exc:
             # The exception text may quote the signed URL: report only its kind.
             yield [

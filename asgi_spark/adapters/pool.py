@@ -32,7 +32,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Final
 
@@ -40,6 +40,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.protocol import State
 
 from ..clock import Clock
+from ..gauges import Reading
 from ..limits import Lease, Limiter, LimitExceeded
 from .connector import (
     DirectConnection,
@@ -204,6 +205,15 @@ class WarmPool:
             discarded=self._discarded,
             failed=self._failed,
         )
+
+    def readings(self, model: str) -> Iterator[Reading]:
+        """The state as metrics readings (:mod:`asgi_spark.gauges`), labelled with ``model``."""
+        stats, labels = self.stats(), {"model": model}
+        yield Reading("pool_idle", "warm connections waiting for a request", stats.idle, labels)
+        yield Reading("pool_opening", "warm connections being opened", stats.opening, labels)
+        yield Reading("pool_used", "pooled connections lent to a request", stats.used, labels)
+        yield Reading("pool_discarded", "pooled connections closed unused", stats.discarded, labels)
+        yield Reading("pool_failed", "pool connection attempts that failed", stats.failed, labels)
 
     async def until(self, predicate: Callable[[PoolStats], bool]) -> PoolStats:
         """Wait until ``predicate(stats)`` holds (checked at every change of state)."""

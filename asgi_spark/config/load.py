@@ -3,8 +3,8 @@
 A configuration is JSON in one of three shapes:
 
 * a list of model entries (the seed guide's format);
-* an object ``{"models": [...], "host": ..., "port": ..., "log_level": ...}`` (it may also carry
-  ``"$schema"``, for editors);
+* an object ``{"models": [...], "host": ..., "port": ..., "log_level": ..., "access_log": ...}``
+  (it may also carry ``"$schema"``, for editors);
 * a single model entry object (as the seed guide prints it), read as a list of one.
 
 Loading (:func:`load_config`) goes, per entry:
@@ -186,6 +186,7 @@ def _build_config(raw: Any, env: Mapping[str, str]) -> GatewayConfig:
         host=spec.host,
         port=spec.port,
         log_level=spec.log_level,
+        access_log=spec.access_log,
         disabled=disabled,
     )
 

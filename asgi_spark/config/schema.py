@@ -155,6 +155,17 @@ class ModelEntry(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         Any, Meta(description="the adapter's settings", extra_json_schema={"type": "object"})
     ] = msgspec.field(default_factory=dict)
     retry: RetrySettings = msgspec.field(default_factory=RetrySettings)
+    strict_params: Annotated[
+        bool,
+        Meta(description="refuse request fields the model would ignore, instead of ignoring them"),
+    ] = False
+    max_n: Annotated[
+        int, Meta(ge=1, le=16, description="the largest n (answers per request) accepted")
+    ] = 4
+    structured_retries: Annotated[
+        int,
+        Meta(ge=0, le=5, description="re-asks when an answer does not fit response_format"),
+    ] = 1
     fallbacks: Annotated[
         list[Annotated[str, Meta(min_length=1)]],
         Meta(description="ids of models to try, in order, when this one fails retryably"),
@@ -213,6 +224,18 @@ class ModelEntry(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         return list(self._safe_fields())
 
 
+class AccessLogSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The access log: one line per request on the ``asgi_spark.access`` logger."""
+
+    format: Annotated[
+        Literal["plain", "json"],
+        Meta(description='"plain" (key=value pairs) or "json" (one JSON object per line)'),
+    ] = "plain"
+    include_content: Annotated[
+        bool, Meta(description="also log the request's messages and the answer's text")
+    ] = False
+
+
 class GatewayConfig(msgspec.Struct, kw_only=True):
     """The loaded configuration: the enabled models and the gateway's own settings."""
 
@@ -220,6 +243,7 @@ class GatewayConfig(msgspec.Struct, kw_only=True):
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     log_level: str = DEFAULT_LOG_LEVEL
+    access_log: AccessLogSettings = msgspec.field(default_factory=AccessLogSettings)
     disabled: list[str] = []  # ids of entries with "enabled": false
 
     def get(self, model_id: str) -> ModelEntry | None:
@@ -250,6 +274,7 @@ class ConfigFile(msgspec.Struct, Generic[EntryT], kw_only=True, forbid_unknown_f
     log_level: Annotated[str, Meta(description=f"one of {', '.join(LOG_LEVELS)} (any case)")] = (
         DEFAULT_LOG_LEVEL
     )
+    access_log: AccessLogSettings = msgspec.field(default_factory=AccessLogSettings)
 
 
 def mask_url_password(url: str) -> str:
@@ -294,6 +319,7 @@ __all__ = [
     "LOG_LEVELS",
     "PROXY_SCHEMES",
     "SPARK_IDLE_DROP",
+    "AccessLogSettings",
     "ConfigFile",
     "GatewayConfig",
     "ModelEntry",

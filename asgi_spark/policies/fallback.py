@@ -41,6 +41,7 @@ def fallback(candidates: Sequence[str], route: Callable[[str], CallNext]) -> Pol
                 following,
                 failure.message,
             )
+            call.context.fallbacks += 1
             current = dataclasses.replace(call, model=following)
             next_call = route(following)
 

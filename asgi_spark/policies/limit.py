@@ -40,12 +40,12 @@ def limit(
     key: str,
     *,
     queue_timeout: float | None,
-    slots: int = 1,
     room: Room | None = None,
 ) -> Policy:
-    """A policy taking ``slots`` slots of ``key`` (waiting at most ``queue_timeout`` s)."""
+    """A policy taking one slot of ``key`` per answer the request asks for (``n``), all at once,
+    waiting at most ``queue_timeout`` s."""
 
-    async def acquire() -> Lease:
+    async def acquire(slots: int) -> Lease:
         if room is None:
             return await limiter.acquire(key, slots, timeout=queue_timeout)
         try:
@@ -58,9 +58,10 @@ def limit(
             return await limiter.acquire(key, slots, timeout=queue_timeout)
 
     async def policy(call: Call, call_next: CallNext) -> Source:
+        slots = max(1, call.body.n or 1)
         began = time.monotonic()
         try:
-            lease = await acquire()
+            lease = await acquire(slots)
         except LimitExceeded as exc:
             call.context.limit_rejected = True
             call.context.limit_wait += time.monotonic() - began

@@ -77,6 +77,7 @@ def retry(
                 delay,
                 failure.message,
             )
+            call.context.retries += 1
             await sleep(delay)
 
     return policy

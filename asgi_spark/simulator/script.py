@@ -18,9 +18,9 @@ Reasoning versions (``SparkVersion.reasoning``, the x1 path) first send
 Function calls (spec 3.3): when functions are declared and the question mentions one by name (or
 the ``function`` fault names one), a single ``status: 2`` frame with ``function_call`` and
 ``completion_tokens: 0``.  A question that follows an assistant turn mentioning the same name is
-taken as the function's result coming back, and gets a text answer.  Arguments hold one sample
-value per schema property: the first ``enum`` value, else ``"sample"`` for strings, ``1`` for
-numbers and integers, ``true`` for booleans, ``null`` for anything else.
+taken as the function's result coming back, and gets a text answer.  Arguments are a sample
+document of the function's ``parameters`` schema (:mod:`.samples`), so they fit it; a question
+that asks for JSON (:func:`.samples.json_request`) is answered with a JSON document.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ import msgspec
 from .directives import DirectiveError, extract_directives
 from .errors import SparkError
 from .faults import Faults
+from .samples import json_request, sample
 from .tokens import count_tokens, truncate_tokens
 from .validate import ChatRequest, FunctionSpec
 
@@ -155,26 +156,9 @@ def default_pieces(text: str) -> int:
 
 
 def sample_arguments(parameters: Mapping[str, Any]) -> dict[str, Any]:
-    """One deterministic sample value per property of a JSON-Schema object."""
-    properties = parameters.get("properties")
-    if not isinstance(properties, dict):
-        return {}
-    return {name: _sample(schema) for name, schema in properties.items()}
-
-
-def _sample(schema: Any) -> Any:
-    if not isinstance(schema, dict):
-        return None
-    enum = schema.get("enum")
-    if isinstance(enum, list) and enum:
-        return enum[0]
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), None)
-    return _SAMPLES.get(kind) if isinstance(kind, str) else None
-
-
-_SAMPLES: Final[dict[str, Any]] = {"string": "sample", "number": 1, "integer": 1, "boolean": True}
+    """Arguments that fit a function's JSON-Schema ``parameters`` (:mod:`.samples`)."""
+    value = sample(parameters)
+    return value if isinstance(value, dict) else {}
 
 
 # ------------------------------------------------------------------------------ scripts
@@ -205,7 +189,30 @@ def answer_script(request: ChatRequest, faults: Faults, sid: str, ms: int) -> li
     else:
         minimum = 1 if terminator is None else terminator[0] + 1
         frames = _text_frames(request, question, faults, sid, minimum)
-    return _weave(frames, faults, terminator, sid, ms)
+    steps = _weave(frames, faults, terminator, sid, ms)
+    if request.search_references and function is None:
+        return [Send(plugins_frame(question, sid)), *steps]
+    return steps
+
+
+def plugins_frame(question: str, sid: str) -> str:
+    """Spark's web-search frame (spec 3.4): references, before the answer, no ``choices``."""
+    topic = question[:20] or "搜索"
+    references = [
+        {"index": i, "url": f"https://search.example.com/{i}", "title": f"{topic} - 结果 {i}"}
+        for i in (1, 2)
+    ]
+    plugin = {
+        "name": "ifly_search",
+        "content": json.dumps(references, ensure_ascii=False),
+        "content_type": "text",
+        "content_meta": None,
+        "role": "tool",
+        "status": "finished",
+        "invoked": {"namespace": "ifly_search", "plugin_id": "ifly_search"},
+    }
+    header = {"code": 0, "message": "Success", "sid": sid, "status": 1}
+    return _encode({"header": header, "payload": {"plugins": {"text": [plugin]}}})
 
 
 def _function_to_call(
@@ -252,7 +259,9 @@ def _text_frames(
         truncate_tokens(reasoning_text(question), budget) if request.version.reasoning else ""
     )
     budget -= count_tokens(reasoning)
-    answer = faults.answer if faults.answer is not None else answer_text(request.domain, question)
+    answer = faults.answer
+    if answer is None:
+        answer = json_request(question) or answer_text(request.domain, question)
     answer = truncate_tokens(answer, budget)
     completion = count_tokens(reasoning) + count_tokens(answer)
 

@@ -54,8 +54,6 @@ MAX_UID_LENGTH: Final = 32
 TOP_K_RANGE: Final = (1, 6)
 ROLES: Final = ("system", "user", "assistant")
 CONTENT_TYPES: Final = ("text", "image")
-#: Versions that take ``parameter.chat.tools`` (web search): Pro, Max and Ultra (spec 2.3).
-WEB_SEARCH_VERSIONS: Final = frozenset({"v3.1", "pro-128k", "v3.5", "max-32k", "v4.0"})
 SEARCH_MODES: Final = ("normal", "deep")
 #: ``parameter.chat`` fields only the X1 reasoning version has (spec 2.3).
 X1_FIELDS: Final = ("top_p", "presence_penalty", "frequency_penalty", "thinking")
@@ -94,6 +92,8 @@ class ChatRequest:
     max_tokens: int
     prompt_tokens: int
     question_tokens: int
+    #: Web search with ``show_ref_label``: the answer starts with a plugins frame (spec 3.4).
+    search_references: bool = False
 
     @property
     def question(self) -> str:
@@ -139,7 +139,7 @@ def validate_request(frame: Any, *, version: SparkVersion, app_id: str) -> ChatR
     domain = string(field(chat, "domain"), "$.parameter.chat.domain")
     if not version.accepts_domain(domain):
         raise SparkError(10003, "ClientMsgError", "invalid model domain")
-    max_tokens = _check_chat(chat, version)
+    max_tokens, references = _check_chat(chat, version)
 
     payload = obj(field(root, "payload"), "$.payload")
     message = obj(field(payload, "message"), "$.payload.message")
@@ -165,6 +165,7 @@ def validate_request(frame: Any, *, version: SparkVersion, app_id: str) -> ChatR
         max_tokens=max_tokens,
         prompt_tokens=prompt_tokens,
         question_tokens=messages[-1].tokens,
+        search_references=references,
     )
 
 
@@ -193,8 +194,9 @@ def _check_header(header: dict[str, Any], app_id: str) -> None:
             string(item, f"$.header.patch_id[{index}]")
 
 
-def _check_chat(chat: dict[str, Any], version: SparkVersion) -> int:
-    """Check ``parameter.chat`` after its domain; return the ``max_tokens`` in effect."""
+def _check_chat(chat: dict[str, Any], version: SparkVersion) -> tuple[int, bool]:
+    """Check ``parameter.chat`` after its domain; return the ``max_tokens`` in effect and
+    whether web-search references are asked for."""
     path = "$.parameter.chat"
     temperature = field(chat, "temperature")
     if temperature is not MISSING:
@@ -213,8 +215,7 @@ def _check_chat(chat: dict[str, Any], version: SparkVersion) -> int:
     if chat_id is not MISSING:
         string(chat_id, f"{path}.chat_id")
     tools = field(chat, "tools")
-    if tools is not MISSING:
-        _tools(tools, version)
+    references = _tools(tools, version) if tools is not MISSING else False
     for name in X1_FIELDS:
         value = field(chat, name)
         if value is MISSING:
@@ -226,15 +227,17 @@ def _check_chat(chat: dict[str, Any], version: SparkVersion) -> int:
             one_of(field(thinking, "type"), f"{path}.thinking.type", THINKING_TYPES)
         else:
             number(value, f"{path}.{name}")
-    return max_tokens
+    return max_tokens, references
 
 
-def _tools(value: Any, version: SparkVersion) -> None:
-    """``tools`` holds web search only (function calling is ``payload.functions``)."""
+def _tools(value: Any, version: SparkVersion) -> bool:
+    """``tools`` holds web search only (function calling is ``payload.functions``); whether a
+    search with references shown is asked for."""
     path = "$.parameter.chat.tools"
     items = array(value, path)
-    if version.name not in WEB_SEARCH_VERSIONS and not is_custom(version):
+    if not version.web_search and not is_custom(version):
         raise _unsupported(path, version)
+    references = False
     for index, item in enumerate(items):
         at = f"{path}[{index}]"
         entry = obj(item, at)
@@ -245,6 +248,9 @@ def _tools(value: Any, version: SparkVersion) -> None:
                 boolean(flag_value, f"{at}.web_search.{flag}")
         if (mode := field(search, "search_mode")) is not MISSING:
             one_of(mode, f"{at}.web_search.search_mode", SEARCH_MODES)
+        if field(search, "enable") is True and field(search, "show_ref_label") is True:
+            references = True
+    return references
 
 
 def _message(item: Any, index: int, version: SparkVersion) -> Message:

@@ -161,9 +161,9 @@ def test_unknown_model_is_404(client: openai.OpenAI) -> None:
 
 def test_unsupported_parameter_is_400_naming_it(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as info:
-        client.chat.completions.create(model="spark-max", messages=HELLO, n=2)
+        client.chat.completions.create(model="spark-max", messages=HELLO, logprobs=True)
     validate("ErrorResponse", info.value.response.json())
-    assert info.value.param == "n"
+    assert info.value.param == "logprobs"
 
 
 @pytest.mark.parametrize(

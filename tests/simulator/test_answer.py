@@ -159,7 +159,7 @@ async def test_function_call(sim: SparkSimulator) -> None:
         "scale": 1,
         "metric": True,
         "unit": "C",
-        "extra": None,
+        "extra": {},
     }
     prompt = count_tokens("please call get_weather for 合肥")
     assert frame["payload"]["usage"]["text"] == {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -129,8 +130,55 @@ def test_sample_arguments() -> None:
             "weird": "not a schema",
         },
     }
-    assert sample_arguments(schema) == {"s": "sample", "n": 1, "e": 3, "a": None, "weird": None}
+    assert sample_arguments(schema) == {"s": "sample", "n": 1, "e": 3, "a": [], "weird": "sample"}
     assert sample_arguments({}) == {}
+
+
+SCHEMAS = [
+    {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "age": {"type": "integer"},
+            "tags": {"type": "array", "items": {"type": "string"}, "minItems": 2},
+            "kind": {"anyOf": [{"const": "a"}, {"type": "null"}]},
+            "home": {"$ref": "#/$defs/place"},
+        },
+        "required": ["name", "age", "tags", "kind", "home"],
+        "additionalProperties": False,
+        "$defs": {
+            "place": {
+                "type": "object",
+                "properties": {
+                    "city": {"enum": ["合肥", "北京"]},
+                    "near": {"$ref": "#/$defs/place"},
+                },
+                "required": ["city"],
+            }
+        },
+    },
+    {"type": "array", "items": {"type": ["number", "null"]}},
+    {"type": "string"},
+]
+
+
+@pytest.mark.parametrize("schema", SCHEMAS)
+def test_samples_fit_their_schema(schema: dict[str, object]) -> None:
+    from jsonschema import Draft202012Validator
+
+    from asgi_spark.simulator.samples import sample
+
+    Draft202012Validator(schema).validate(sample(schema))
+
+
+def test_a_question_asking_for_json_gets_json() -> None:
+    from asgi_spark.simulator.samples import json_request
+
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+    question = f"Give me the count. JSON Schema: {json.dumps(schema)} Thanks."
+    assert json.loads(json_request(question) or "") == {"n": 1}
+    assert json.loads(json_request("reply with a JSON object please") or "") == {"answer": "sample"}
+    assert json_request("hello") is None
 
 
 def _request(text: str = "hello", **chat: object):  # type: ignore[no-untyped-def]

@@ -9,6 +9,7 @@ import msgspec
 import pytest
 
 from asgi_spark.adapters.spark.frames import encode_request
+from asgi_spark.adapters.spark.params import ignored_params
 from asgi_spark.adapters.spark.request import SparkRequest, Target, build_request
 from asgi_spark.adapters.spark.versions import SparkVersion, custom_version, find_version
 from asgi_spark.errors import GatewayError, InvalidRequestError, UnsupportedParameterError
@@ -576,7 +577,6 @@ def test_n_is_never_top_k() -> None:
         ("top_logprobs", 3),
         ("stop", "\n"),
         ("stop", ["END"]),
-        ("logit_bias", {"50256": -100}),
         ("response_format", {"type": "json_object"}),
         ("response_format", {"type": "json_schema", "json_schema": {"name": "x"}}),
         ("modalities", ["text", "audio"]),
@@ -606,16 +606,42 @@ def test_harmless_values_of_unsupported_parameters_pass(param: str, value: Any) 
     assert wire(**{param: value}) == wire()
 
 
-@pytest.mark.parametrize(
-    ("param", "value"), [("top_p", 0.5), ("presence_penalty", 0.5), ("frequency_penalty", -1.0)]
-)
+IGNORABLE_VALUES = [
+    ("top_p", 0.5),
+    ("presence_penalty", 0.5),
+    ("frequency_penalty", -1.0),
+    ("logit_bias", {"50256": -100}),
+    ("seed", 7),
+    ("service_tier", "flex"),
+    ("reasoning_effort", "low"),
+    ("store", True),
+    ("metadata", {"k": "v"}),
+]
+
+
+@pytest.mark.parametrize(("param", "value"), IGNORABLE_VALUES)
 @pytest.mark.parametrize("name", ["v1.1", "v3.1", "v3.5", "v4.0"])
-def test_sampling_knobs_are_refused_without_x1(param: str, value: float, name: str) -> None:
-    refused(UnsupportedParameterError, param, v=version(name), **{param: value})
+def test_hints_without_a_spark_equivalent_are_ignored_and_named(
+    param: str, value: Any, name: str
+) -> None:
+    v = version(name)
+    assert wire(v=v, **{param: value}) == wire(v=v)
+    assert ignored_params(request(**{param: value}), v) == (param,)
+
+
+@pytest.mark.parametrize(("param", "value"), IGNORABLE_VALUES)
+def test_strict_params_refuses_the_ignorable_hints(param: str, value: Any) -> None:
+    error = refused(UnsupportedParameterError, param, t=target(strict=True), **{param: value})
+    assert f"'{param}'" in error.message
+    assert ignored_params(request(), MAX) == ()
 
 
 def test_neutral_sampling_knobs_pass_everywhere() -> None:
     assert wire(top_p=1, presence_penalty=0, frequency_penalty=0) == wire()
+
+
+def test_sampling_knobs_are_not_ignored_on_x1() -> None:
+    assert ignored_params(request(top_p=0.8, presence_penalty=0.5), X1) == ()
 
 
 def test_sampling_knobs_pass_through_on_x1() -> None:
@@ -719,3 +745,52 @@ def test_function_parameters_of_another_type_are_refused() -> None:
     tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "array"}}}
     error = refused(InvalidRequestError, "tools[0].parameters", [user()], tools=[tool])
     assert "must be a JSON Schema of type 'object', not 'array'" in error.message
+
+
+def test_spark_options_go_into_the_frame_and_the_simulator_accepts_them() -> None:
+    from asgi_spark.simulator.validate import validate_request
+
+    frame = wire(
+        spark={"top_k": 2, "chat_id": "conv-1", "web_search": {"search_mode": "deep"}},
+        t=target(top_k=5),
+    )
+    chat = frame["parameter"]["chat"]
+    assert (chat["top_k"], chat["chat_id"]) == (2, "conv-1")
+    assert chat["tools"] == [
+        {
+            "type": "web_search",
+            "web_search": {"enable": True, "show_ref_label": True, "search_mode": "deep"},
+        }
+    ]
+    validate_request(frame, version=MAX, app_id=frame["header"]["app_id"])
+    assert wire(spark={"web_search": True})["parameter"]["chat"]["tools"][0]["web_search"] == {
+        "enable": True,
+        "show_ref_label": True,
+    }
+    assert "tools" not in wire(spark={"web_search": False})["parameter"]["chat"]
+
+
+@pytest.mark.parametrize(
+    ("spark", "param", "needle"),
+    [
+        ([], "spark", "must be an object"),
+        ({"topk": 1}, "spark.topk", "is not a Spark option"),
+        ({"top_k": 7}, "spark.top_k", "from 1 to 6"),
+        ({"top_k": True}, "spark.top_k", "from 1 to 6"),
+        ({"chat_id": ""}, "spark.chat_id", "1 to 64"),
+        ({"web_search": "yes"}, "spark.web_search", "true, false or an object"),
+        ({"web_search": {"mode": "deep"}}, "spark.web_search.mode", "is not known"),
+        ({"web_search": {"search_mode": "fast"}}, "spark.web_search.search_mode", "normal"),
+        ({"web_search": {"enable": 1}}, "spark.web_search.enable", "true or false"),
+    ],
+)
+def test_bad_spark_options_are_400s_naming_the_field(spark: Any, param: str, needle: str) -> None:
+    error = refused(InvalidRequestError, param, spark=spark)
+    assert needle in error.message
+
+
+def test_web_search_only_on_the_versions_that_have_it() -> None:
+    error = refused(
+        InvalidRequestError, "spark.web_search", v=version("v1.1"), spark={"web_search": True}
+    )
+    assert "Spark Lite has no web search" in error.message

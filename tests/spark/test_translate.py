@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable
 
 import pytest
@@ -19,6 +20,7 @@ from asgi_spark.errors import (
     UpstreamProtocolError,
 )
 from asgi_spark.events import (
+    Citation,
     ContentDelta,
     Event,
     Failed,
@@ -89,7 +91,7 @@ EXPECTED: dict[tuple[State, Input], tuple[list[type], State]] = {
     (S.AWAITING, I.CONTENT): ([Started, ContentDelta], S.STREAMING),
     (S.AWAITING, I.FINAL): ([Started, ContentDelta, Finish, Usage], S.DONE),
     (S.AWAITING, I.FUNCTION_CALL): ([Started, ToolCall, Finish, Usage], S.DONE),
-    (S.AWAITING, I.PLUGINS): ([], S.AWAITING),
+    (S.AWAITING, I.PLUGINS): ([Started, Citation], S.STREAMING),
     (S.AWAITING, I.ERROR): ([Failed], S.FAILED),
     (S.AWAITING, I.FILTERED): ([Failed], S.FAILED),
     (S.AWAITING, I.MALFORMED): ([Failed], S.FAILED),
@@ -98,7 +100,7 @@ EXPECTED: dict[tuple[State, Input], tuple[list[type], State]] = {
     (S.STREAMING, I.CONTENT): ([ContentDelta], S.STREAMING),
     (S.STREAMING, I.FINAL): ([ContentDelta, Finish, Usage], S.DONE),
     (S.STREAMING, I.FUNCTION_CALL): ([ToolCall, Finish, Usage], S.DONE),
-    (S.STREAMING, I.PLUGINS): ([], S.STREAMING),
+    (S.STREAMING, I.PLUGINS): ([Citation], S.STREAMING),
     (S.STREAMING, I.ERROR): ([Failed], S.FAILED),
     (S.STREAMING, I.FILTERED): ([Finish], S.DONE),
     (S.STREAMING, I.MALFORMED): ([Failed], S.FAILED),
@@ -275,14 +277,23 @@ def test_reasoning_and_content_in_one_frame_keep_their_order() -> None:
     assert events == [Started(SID), ReasoningDelta("r"), ContentDelta("a")]
 
 
-def test_plugins_frame_is_skipped() -> None:
+def test_a_plugins_frame_starts_the_answer_with_its_citations() -> None:
     t = Translator()
-    assert t.feed_raw(fs.plugins()) == []
-    assert t.state is State.AWAITING
-    assert t.feed_raw(fs.content(0, "a", status=0)) == [Started(SID), ContentDelta("a")]
-    assert t.feed_raw(fs.plugins()) == []
+    cite = Citation(index=1, url="https://example.com", title="t")
+    assert t.feed_raw(fs.plugins()) == [Started(SID), cite]
     assert t.state is State.STREAMING
+    assert t.feed_raw(fs.content(0, "a", status=0)) == [ContentDelta("a")]
+    assert t.feed_raw(fs.plugins()) == [cite]
     assert t.ignored == 0
+
+
+@pytest.mark.parametrize(
+    "content", ['{"not": "a list"}', "not json", json.dumps([{"index": 1}]), None]
+)
+def test_plugin_items_of_other_shapes_carry_no_citations(content: object) -> None:
+    from asgi_spark.adapters.spark.translate import citations
+
+    assert citations(({"name": "other", "content": content},)) == []
 
 
 def test_error_frame_before_content() -> None:
@@ -437,9 +448,8 @@ def test_secrets_are_redacted_from_error_frames() -> None:
     assert "key-1234567890" not in event.error.message
 
 
-def test_sid_is_taken_from_the_first_frame_that_has_one() -> None:
+def test_sid_is_taken_from_the_first_frame() -> None:
     t = Translator()
-    t.feed_raw(fs.plugins(sid=""))
     events = t.feed_raw(fs.content(0, "a", status=0, sid="first"))
     assert events[0] == Started("first")
     t.feed_raw(fs.content(1, "b", sid="second"))

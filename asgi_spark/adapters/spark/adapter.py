@@ -18,7 +18,7 @@ from ...errors import GatewayError
 from ...events import Event
 from ...openai_types import ChatCompletionRequest
 from ..base import Exchange, TextFrame, WebSocketAdapter, body_message
-from . import codes
+from . import codes, params
 from .auth import sign_url
 from .frames import encode_request
 from .request import Target, build_request
@@ -48,6 +48,7 @@ class SparkAdapter(WebSocketAdapter[Translator]):
             temperature=s.temperature,
             max_tokens=s.max_tokens,
             top_k=s.top_k,
+            strict=entry.strict_params,
         )
         self._secrets = (s.app_id, s.api_key, s.api_secret)
 
@@ -62,6 +63,15 @@ class SparkAdapter(WebSocketAdapter[Translator]):
             "api_key": s.api_key.masked(),
             "api_secret": s.api_secret.masked(),
         }
+
+    @property
+    def supports_functions(self) -> bool:
+        return self._target.version.functions
+
+    def ignored_params(self, request: ChatCompletionRequest) -> tuple[str, ...]:
+        if self._target.strict:
+            return ()
+        return params.ignored_params(request, self._target.version)
 
     def build_url(self) -> str:
         s = self.settings

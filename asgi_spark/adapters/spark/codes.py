@@ -161,7 +161,7 @@ HANDSHAKE_RULES: Final[tuple[HandshakeRule, ...]] = (
         404,
         "",
         UpstreamError,
-        "Spark has no endpoint at the configured path (check endpoint/api_version)",
+        "Spark has no endpoint at this path (check base_url, endpoint and api_version)",
     ),
     HandshakeRule(429, "", RateLimitError, "Spark is rate limiting the gateway"),
     *GENERIC_RULES,

@@ -1,6 +1,16 @@
-"""Request fields Spark cannot honour, as data: :data:`UNSUPPORTED` (refused with a 400 that
-names the field) and :data:`IGNORED` (accepted, they do not change what a correct answer is).
-The README's lists are tested against these tables."""
+"""Request fields Spark cannot honour, as data, in two kinds:
+
+* :data:`REFUSED`: they would change the *shape* of the answer (log probabilities, audio,
+  predicted outputs, ...): always a 400 that names the field;
+* :data:`IGNORABLE`: hints with no Spark equivalent (``top_p`` and penalties where the model has
+  none, ``logit_bias``, ``seed``, ``service_tier``, ...): accepted and ignored by default, named
+  in the ``x-asgi-spark-ignored-params`` response header and the log line; a model with
+  ``"strict_params": true`` refuses them like the others.
+
+Fields emulated by the gateway's policies (``n``, ``stop``, ``response_format``, forced
+``tool_choice``) are taken out of the request before it reaches the adapter; if one
+arrives here anyway it is refused.  The README's lists are tested against these tables.
+"""
 
 from __future__ import annotations
 
@@ -19,11 +29,15 @@ def refuse(param: str, why: str) -> UnsupportedParameterError:
 
 @dataclass(frozen=True, slots=True)
 class Unsupported:
-    """A request field Spark cannot honour: refused with a 400 naming it when ``applies``."""
+    """A request field Spark cannot honour, when ``applies`` (present with a value that would
+    need honouring)."""
 
     param: str
     why: str  # may name ``{product}``
     applies: Callable[[ChatCompletionRequest, SparkVersion], bool]
+
+    def error(self, version: SparkVersion) -> UnsupportedParameterError:
+        return refuse(self.param, self.why.replace("{product}", version.product))
 
 
 def _forced(choice: str | dict[str, Any] | None) -> bool:
@@ -31,31 +45,12 @@ def _forced(choice: str | dict[str, Any] | None) -> bool:
 
 
 _NO_LOGPROBS = "Spark does not return token log probabilities"
-_CHOICE = "Spark decides by itself whether to call a function; use 'auto' or 'none'"
+_EMULATED = "the gateway emulates it before the request reaches Spark"
 
-#: Every refused parameter, in the order they are checked (the README's list is tested
-#: against it).
-UNSUPPORTED: Final[tuple[Unsupported, ...]] = (
-    Unsupported(
-        "n",
-        "Spark returns one choice per request; send n=1 or omit it",
-        lambda r, v: r.n is not None and r.n != 1,
-    ),
-    Unsupported(
-        "logprobs", "Spark does not return token log probabilities", lambda r, v: bool(r.logprobs)
-    ),
-    Unsupported(
-        "top_logprobs",
-        "Spark does not return token log probabilities",
-        lambda r, v: bool(r.top_logprobs),
-    ),
-    Unsupported("stop", "Spark has no stop sequences", lambda r, v: bool(r.stop)),
-    Unsupported("logit_bias", "Spark has no logit bias", lambda r, v: bool(r.logit_bias)),
-    Unsupported(
-        "response_format",
-        "Spark has no JSON mode; only {'type': 'text'} works",
-        lambda r, v: (r.response_format or {}).get("type", "text") != "text",
-    ),
+#: Always refused, in the order they are checked.
+REFUSED: Final[tuple[Unsupported, ...]] = (
+    Unsupported("logprobs", _NO_LOGPROBS, lambda r, v: bool(r.logprobs)),
+    Unsupported("top_logprobs", _NO_LOGPROBS, lambda r, v: bool(r.top_logprobs)),
     Unsupported(
         "modalities",
         "Spark answers with text only",
@@ -65,9 +60,23 @@ UNSUPPORTED: Final[tuple[Unsupported, ...]] = (
     Unsupported("prediction", "Spark has no predicted outputs", lambda r, v: bool(r.prediction)),
     Unsupported(
         "web_search_options",
-        "web search is not exposed by this gateway yet",
+        "use extra_body={'spark': {'web_search': ...}} for Spark's web search",
         lambda r, v: r.web_search_options is not None,
     ),
+    # Emulated by policies (see the module docstring); refused if one reaches the adapter.
+    Unsupported("n", _EMULATED, lambda r, v: r.n is not None and r.n != 1),
+    Unsupported("stop", _EMULATED, lambda r, v: bool(r.stop)),
+    Unsupported(
+        "response_format",
+        _EMULATED,
+        lambda r, v: (r.response_format or {}).get("type", "text") != "text",
+    ),
+    Unsupported("tool_choice", _EMULATED, lambda r, v: _forced(r.tool_choice)),
+    Unsupported("function_call", _EMULATED, lambda r, v: _forced(r.function_call)),
+)
+
+#: Ignored unless the model has ``strict_params``.
+IGNORABLE: Final[tuple[Unsupported, ...]] = (
     Unsupported(
         "top_p",
         "{product} has no top_p; omit it or send 1",
@@ -83,25 +92,40 @@ UNSUPPORTED: Final[tuple[Unsupported, ...]] = (
         "{product} has no frequency_penalty; omit it or send 0",
         lambda r, v: not v.reasoning and bool(r.frequency_penalty),
     ),
-    Unsupported("tool_choice", _CHOICE, lambda r, v: _forced(r.tool_choice)),
-    Unsupported("function_call", _CHOICE, lambda r, v: _forced(r.function_call)),
+    Unsupported("logit_bias", "Spark has no logit bias", lambda r, v: bool(r.logit_bias)),
+    Unsupported("seed", "Spark has no sampling seed", lambda r, v: r.seed is not None),
+    Unsupported(
+        "service_tier", "Spark has no service tiers", lambda r, v: r.service_tier is not None
+    ),
+    Unsupported(
+        "reasoning_effort",
+        "Spark has no reasoning effort setting",
+        lambda r, v: r.reasoning_effort is not None,
+    ),
+    Unsupported("store", "the gateway stores no completions", lambda r, v: bool(r.store)),
+    Unsupported("metadata", "the gateway stores no completions", lambda r, v: bool(r.metadata)),
 )
 
-#: Accepted and ignored: they do not change what a correct answer is.
-IGNORED: Final = (
-    "seed",
-    "store",
-    "metadata",
-    "service_tier",
-    "parallel_tool_calls",
-    "reasoning_effort",
-)
+#: Emulated by the gateway's policies before the adapter (see the module docstring).
+EMULATED: Final = ("n", "stop", "response_format", "tool_choice", "function_call")
+
+#: Accepted and honoured as far as Spark can: never named as ignored.
+ACCEPTED: Final = ("parallel_tool_calls",)
 
 
-def refuse_unsupported(request: ChatCompletionRequest, version: SparkVersion) -> None:
-    for row in UNSUPPORTED:
+def ignored_params(request: ChatCompletionRequest, version: SparkVersion) -> tuple[str, ...]:
+    """The names of the ignorable fields ``request`` sets (for the header and the log)."""
+    return tuple(row.param for row in IGNORABLE if row.applies(request, version))
+
+
+def refuse_unsupported(
+    request: ChatCompletionRequest, version: SparkVersion, *, strict: bool = False
+) -> None:
+    """Raise for the first refused field (and, when ``strict``, ignorable one) ``request`` sets,
+    or for values no model accepts."""
+    for row in (*REFUSED, *IGNORABLE) if strict else REFUSED:
         if row.applies(request, version):
-            raise refuse(row.param, row.why.replace("{product}", version.product))
+            raise row.error(version)
     if (
         request.max_tokens is not None
         and request.max_completion_tokens is not None
@@ -118,4 +142,13 @@ def refuse_unsupported(request: ChatCompletionRequest, version: SparkVersion) ->
         )
 
 
-__all__ = ["IGNORED", "UNSUPPORTED", "Unsupported", "refuse", "refuse_unsupported"]
+__all__ = [
+    "ACCEPTED",
+    "EMULATED",
+    "IGNORABLE",
+    "REFUSED",
+    "Unsupported",
+    "ignored_params",
+    "refuse",
+    "refuse_unsupported",
+]

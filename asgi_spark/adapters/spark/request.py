@@ -40,6 +40,7 @@ from .frames import (
     RequestHeader,
     RequestPayload,
 )
+from .options import spark_options
 from .params import refuse, refuse_unsupported
 from .versions import SparkVersion
 
@@ -57,6 +58,7 @@ class Target:
     temperature: float | None = None  # the entry's default, already in Spark's (0, 1]
     max_tokens: int | None = None  # the entry's default
     top_k: int | None = None
+    strict: bool = False  # refuse ignorable fields (the entry's strict_params)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +69,16 @@ class SparkRequest:
 
 def build_request(request: ChatCompletionRequest, target: Target) -> SparkRequest:
     """Map ``request`` for ``target`` or raise :class:`InvalidRequestError` naming the field."""
-    refuse_unsupported(request, target.version)
+    refuse_unsupported(request, target.version, strict=target.strict)
     max_tokens = _max_tokens(request, target)
+    options = spark_options(request.spark, target.version)
     chat = ChatParameter(
         domain=target.domain,
         temperature=_temperature(request, target),
         max_tokens=max_tokens,
-        top_k=target.top_k,
+        top_k=options.top_k or target.top_k,
+        chat_id=options.chat_id,
+        tools=options.tools,
     )
     if target.version.reasoning:
         chat.top_p = request.top_p

@@ -32,6 +32,7 @@ refuses a domain its path does not serve with ``10003 invalid model domain``):
 from __future__ import annotations
 
 from typing import Annotated, Final
+from urllib.parse import urlsplit
 
 import msgspec
 from msgspec import Meta
@@ -122,6 +123,9 @@ class SparkSettings(msgspec.Struct, frozen=True, kw_only=True):
             base_url = normalise_base_url(entry.base_url)
         except ValueError as exc:
             raise check.error(str(exc), "base_url") from None
+        problem = _base_url_path_problem(base_url, version, entry.endpoint)
+        if problem is not None:
+            raise check.error(problem, "base_url")
         return cls(
             app_id=app_id,
             api_key=api_key,
@@ -228,6 +232,33 @@ class _Checker:
                 "as is (OpenAI's 0..2 temperatures of requests are converted separately)",
                 "temperature",
             )
+
+
+def _base_url_path_problem(
+    base_url: str, version: SparkVersion, endpoint: str | None
+) -> str | None:
+    """Why ``base_url`` must not end with a chat path (the URL would get it twice), and what
+    to write instead; ``None`` when it does not (a proxy's path prefix is fine)."""
+    parts = urlsplit(base_url)
+    path = parts.path.rstrip("/")
+    paths = [(row.path, row) for row in versions()]
+    if endpoint is not None:
+        paths.insert(0, (endpoint.rstrip("/"), version))
+    for suffix, row in paths:
+        if suffix and path.endswith(suffix):
+            netloc = parts.hostname or ""
+            if parts.port is not None:
+                netloc += f":{parts.port}"
+            prefix = f"{parts.scheme}://{netloc}{path[: -len(suffix)]}"
+            fix = f"write base_url {prefix!r}"
+            if row is not version:
+                fix += f" and set config.api_version to {row.name!r}"
+            return (
+                f"ends with {suffix!r}, the path of {row.name} ({row.product}), which the "
+                f"gateway adds itself (the URL would be ...{suffix}{version.path}): {fix}.  Only "
+                "a proxy's own path prefix belongs in base_url"
+            )
+    return None
 
 
 def _version_accepting(domain: str) -> SparkVersion | None:

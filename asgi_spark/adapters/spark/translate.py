@@ -23,18 +23,21 @@ Defined outcomes for the awkward cases:
 * output moderation (10014) after content → finish ``content_filter`` (the text already sent
   stands); before any content → failure 400 ``content_filter``;
 * any other error frame → failure mapped by :mod:`.codes`;
-* a plugins frame (web search, no ``choices``) → nothing; a frame that fits no shape → failure.
+* a plugins frame (web search, no ``choices``) → its references as citations (it starts the
+  answer when it comes first); a frame that fits no shape → failure.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from enum import Enum
-from typing import Final
+from typing import Any, Final
 
 from ...errors import GatewayError, InternalError, UpstreamClosedError, UpstreamProtocolError
 from ...events import (
+    Citation,
     ContentDelta,
     Event,
     Failed,
@@ -75,6 +78,7 @@ class Step(Enum):
     START = "start"
     CONTENT = "content"
     TOOL_CALL = "tool_call"
+    CITE = "cite"
     FINISH = "finish"
     FINISH_FILTERED = "finish_filtered"
     FAIL = "fail"
@@ -89,7 +93,7 @@ TRANSITIONS: Final[dict[tuple[State, Input], tuple[tuple[Step, ...], State]]] = 
     (S.AWAITING, I.CONTENT): (_ANSWER, S.STREAMING),
     (S.AWAITING, I.FINAL): ((*_ANSWER, T.FINISH), S.DONE),
     (S.AWAITING, I.FUNCTION_CALL): ((*_ANSWER, T.TOOL_CALL, T.FINISH), S.DONE),
-    (S.AWAITING, I.PLUGINS): ((), S.AWAITING),
+    (S.AWAITING, I.PLUGINS): ((T.START, T.CITE), S.STREAMING),
     (S.AWAITING, I.ERROR): ((T.FAIL,), S.FAILED),
     (S.AWAITING, I.FILTERED): ((T.FAIL,), S.FAILED),
     (S.AWAITING, I.MALFORMED): ((T.FAIL,), S.FAILED),
@@ -98,7 +102,7 @@ TRANSITIONS: Final[dict[tuple[State, Input], tuple[tuple[Step, ...], State]]] = 
     (S.STREAMING, I.CONTENT): ((T.CONTENT,), S.STREAMING),
     (S.STREAMING, I.FINAL): ((T.CONTENT, T.FINISH), S.DONE),
     (S.STREAMING, I.FUNCTION_CALL): ((T.CONTENT, T.TOOL_CALL, T.FINISH), S.DONE),
-    (S.STREAMING, I.PLUGINS): ((), S.STREAMING),
+    (S.STREAMING, I.PLUGINS): ((T.CITE,), S.STREAMING),
     (S.STREAMING, I.ERROR): ((T.FAIL,), S.FAILED),
     (S.STREAMING, I.FILTERED): ((T.FINISH_FILTERED,), S.DONE),
     (S.STREAMING, I.MALFORMED): ((T.FAIL,), S.FAILED),
@@ -118,6 +122,7 @@ class Observed:
     """What one input carries, handed to every step of its row."""
 
     items: tuple[TextItem, ...] = ()  # payload.choices.text
+    plugins: tuple[dict[str, Any], ...] = ()  # payload.plugins.text (web search)
     usage: UsageText | None = None  # payload.usage.text (final frame only)
     error: GatewayError | None = None  # set for every input whose row fails
 
@@ -221,6 +226,7 @@ class Translator:
             self.sid = frame.header.sid
         seen = Observed(
             items=tuple(choices.text) if choices is not None else (),
+            plugins=tuple(payload.plugins.text) if payload and payload.plugins else (),
             usage=frame.payload.usage.text
             if frame and frame.payload and frame.payload.usage
             else None,
@@ -253,6 +259,9 @@ class Translator:
             events.append(
                 ToolCall(index=index, id=call_id, name=call.name, arguments=call.arguments)
             )
+
+    def _cite(self, seen: Observed, events: list[Event]) -> None:
+        events.extend(citations(seen.plugins))
 
     def _finish(self, seen: Observed, events: list[Event]) -> None:
         usage = seen.usage
@@ -290,8 +299,32 @@ _STEPS: Final = {
     Step.START: Translator._start,
     Step.CONTENT: Translator._content,
     Step.TOOL_CALL: Translator._tool_call,
+    Step.CITE: Translator._cite,
     Step.FINISH: Translator._finish,
     Step.FINISH_FILTERED: Translator._finish_filtered,
     Step.FAIL: Translator._fail,
     Step.IGNORE: Translator._ignore,
 }
+
+
+def citations(plugins: tuple[dict[str, Any], ...]) -> list[Event]:
+    """The references of Spark's web-search plugin items (``content`` is a JSON text holding a
+    list of ``{index, url, title}``); items of other shapes carry none."""
+    found: list[Event] = []
+    for plugin in plugins:
+        content = plugin.get("content")
+        try:
+            references = json.loads(content) if isinstance(content, str) else None
+        except ValueError:
+            continue
+        for ref in references if isinstance(references, list) else ():
+            if isinstance(ref, dict) and isinstance(ref.get("url"), str):
+                index = ref.get("index")
+                found.append(
+                    Citation(
+                        index=index if isinstance(index, int) else len(found) + 1,
+                        url=ref["url"],
+                        title=str(ref.get("title") or ref["url"]),
+                    )
+                )
+    return found

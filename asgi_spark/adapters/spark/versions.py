@@ -26,6 +26,7 @@ class SparkVersion(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     functions: bool
     reasoning: bool
     images: bool = False
+    web_search: bool = False
     legacy_domains: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
 

@@ -1,0 +1,51 @@
+"""The request id: the client's ``X-Request-ID`` when it sends a valid one, else a new one.
+
+The id is returned in the response's ``X-Request-ID`` header and is the access log's
+``request_id``, so a client's report can be found in the gateway's log.  A client's id must be
+1 to :data:`MAX_LENGTH` printable ASCII characters without spaces (letters, digits and
+punctuation, as UUIDs and trace ids are); anything else is a 400 naming the header, answered
+with a new id.  An empty header counts as absent.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Final
+
+from starlette.types import Scope
+
+from .errors import InvalidRequestError
+
+HEADER: Final = b"x-request-id"
+MAX_LENGTH: Final = 128
+_VALID: Final = re.compile(rb"[\x21-\x7e]{1,%d}" % MAX_LENGTH)
+
+
+def new_request_id() -> str:
+    """A fresh id: 32 lower-case hex digits."""
+    return uuid.uuid4().hex
+
+
+def client_request_id(scope: Scope) -> str | None:
+    """The client's ``X-Request-ID`` (``None`` when absent or empty), or
+    :class:`InvalidRequestError` saying what a valid one looks like."""
+    raw: bytes | None = None
+    for name, value in scope.get("headers", ()):
+        if name.lower() == HEADER:
+            raw = value.strip()
+            break
+    if not raw:
+        return None
+    if not _VALID.fullmatch(raw):
+        what = f"{len(raw)} bytes long" if len(raw) > MAX_LENGTH else "not printable ASCII"
+        raise InvalidRequestError(
+            f"the X-Request-ID header must be 1 to {MAX_LENGTH} printable ASCII characters "
+            f"without spaces (this one is {what}); send another or leave it out",
+            param="X-Request-ID",
+            code="invalid_request_id",
+        )
+    return raw.decode("ascii")
+
+
+__all__ = ["HEADER", "MAX_LENGTH", "client_request_id", "new_request_id"]
