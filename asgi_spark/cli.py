@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import contextlib
 import functools
-import ipaddress
 import json
 import os
 import signal
@@ -39,6 +38,7 @@ from .config import (
 )
 from .config.security import DEFAULT_HEADER_TIMEOUT
 from .gateway import CONFIG_ENV
+from .serve_protocol import open_api_warning
 from .simulator import Faults, SparkSimulator
 from .simulator.faults import CONNECTION_FIELDS, describe_faults, faults_from_assignments
 from .simulator.handshake import MAX_CLOCK_SKEW
@@ -195,6 +195,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve at most N connections at once; a request on another one is answered 503 "
         "(default: the config's max_connections, else no limit)",
     )
+    serve.add_argument(
+        "--loop",
+        default="auto",
+        choices=["auto", "asyncio", "uvloop"],
+        help="event loop; auto: uvloop when installed (the 'fast' extra), else asyncio "
+        "(default: %(default)s)",
+    )
+    serve.add_argument(
+        "--http",
+        default="auto",
+        choices=["auto", "h11", "httptools"],
+        help="HTTP parser; auto: httptools when installed (the 'fast' extra), else h11 "
+        "(default: %(default)s)",
+    )
     serve.set_defaults(handler=_run_serve)
 
     check = commands.add_parser(
@@ -283,27 +297,6 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is reachable from this machine only."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:  # a host name: it may resolve to anything
-        return False
-
-
-def open_api_warning(host: str, port: int, config: GatewayConfig | None) -> str | None:
-    """The start-up warning for a server others can reach whose API needs no key."""
-    if is_loopback(host) or (config is not None and config.api_keys is not None):
-        return None
-    return (
-        f"asgi-spark serve: warning: listening on {host}:{port} without api_keys, so the API is "
-        "open to the network: anyone who can reach this address can use the models (and spend "
-        "the upstream quota). Set api_keys in the configuration, or listen on 127.0.0.1."
-    )
-
-
 def _run_serve(args: argparse.Namespace) -> int:
     from .serve import ServeOptions, run
 
@@ -337,6 +330,8 @@ def _run_serve(args: argparse.Namespace) -> int:
         access_log_format=args.access_log_format,
         header_timeout=config.header_timeout if config else DEFAULT_HEADER_TIMEOUT,
         max_connections=max_connections,
+        loop=args.loop,
+        http=args.http,
     )
     return run(options)
 

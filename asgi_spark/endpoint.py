@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -37,6 +38,7 @@ from .errors import (
 from .request_body import ClientGone
 from .respond import send_error
 from .runtime import Runtime
+from .timing import timed_send
 
 logger = logging.getLogger("asgi_spark")
 
@@ -63,28 +65,46 @@ class Endpoint:
 
     ``method`` ``None`` accepts any method; ``keyed`` routes need the client key."""
 
-    def __init__(self, method: str | None, handler: Handler, use: UseRuntime, *, keyed: bool):
+    def __init__(
+        self,
+        method: str | None,
+        handler: Handler,
+        use: UseRuntime,
+        *,
+        keyed: bool,
+        timed: bool = False,
+    ):
         self._method = method
         self._handler = handler
         self._use = use
+        #: The handler adds Server-Timing itself (the chat writers); else this endpoint does.
+        self._timed = timed
         self._keyed = keyed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Every response carries Server-Timing: refusals here get the gateway's time.
+        timed = timed_send(send, time.monotonic())
+        await self._answer(scope, receive, send if self._timed else timed, timed)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send, timed: Send) -> None:
+        """``send`` goes to the handler; ``timed`` answers refusals."""
         async with contextlib.AsyncExitStack() as stack:
             try:
                 runtime = await stack.enter_async_context(self._use())
             except GatewayClosedError as exc:
-                await refuse(scope, send, exc)
+                await refuse(scope, timed, exc)
                 return
             except (ConfigError, OSError) as exc:  # the runtime could not start: one ERROR line
                 logger.error(
                     "%s %s: the gateway could not start: %s", scope["method"], scope["path"], exc
                 )
-                await send_error(send, GatewayNotReadyError(f"the gateway could not start: {exc}"))
+                await send_error(timed, GatewayNotReadyError(f"the gateway could not start: {exc}"))
                 return
-            await self._serve(runtime, scope, receive, send)
+            await self._serve(runtime, scope, receive, send, timed)
 
-    async def _serve(self, runtime: Runtime, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _serve(
+        self, runtime: Runtime, scope: Scope, receive: Receive, send: Send, timed: Send
+    ) -> None:
         headers = Headers(scope=scope)
         config = runtime.config
         client: ClientKey | None = None
@@ -92,10 +112,11 @@ class Endpoint:
             if config.cors is not None:
                 if cors.is_preflight(scope, headers):
                     answer = cors.preflight_headers(config.cors, headers)
-                    await send({"type": "http.response.start", "status": 204, "headers": answer})
-                    await send({"type": "http.response.body", "body": b""})
+                    await timed({"type": "http.response.start", "status": 204, "headers": answer})
+                    await timed({"type": "http.response.body", "body": b""})
                     return
                 send = cors.with_cors(config.cors, headers, send)
+                timed = cors.with_cors(config.cors, headers, timed)
             if self._keyed:
                 client = access.identify(config.api_keys, headers)
             if self._method is not None and scope["method"] != self._method:
@@ -108,7 +129,7 @@ class Endpoint:
         except ClientGone:
             return
         except GatewayError as exc:
-            await refuse(scope, send, exc, client)
+            await refuse(scope, timed, exc, client)
 
 
 async def refuse(
@@ -130,7 +151,7 @@ async def refuse(
 async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
     """Paths outside ``/v1/...`` that are no route (those inside need a key first)."""
     if scope["type"] == "http":
-        await refuse(scope, send, no_such_route(scope))
+        await refuse(scope, timed_send(send, time.monotonic()), no_such_route(scope))
 
 
 def no_such_route(scope: Scope) -> NotFoundError:

@@ -1,14 +1,21 @@
 """OpenAI-level events: what an adapter emits, in what order, and what one batch amounts to.
 
-The vocabulary: :class:`Started`, :class:`ContentDelta`, :class:`ReasoningDelta`,
-:class:`ToolCall`, :class:`Finish`, :class:`Usage`, :class:`Failed`.  An adapter's answer is a
-sequence of *batches* of events (one batch per upstream frame).
+The vocabulary: :class:`Connected`, :class:`Started`, :class:`ContentDelta`,
+:class:`ReasoningDelta`, :class:`ToolCall`, :class:`Finish`, :class:`Usage`, :class:`Failed`.
+An adapter's answer is a sequence of *batches* of events (one batch per upstream frame, or per
+group of frames that were already waiting together when the adapter read them).
+
+:class:`Connected` is information for the request's record, not for the client: how the
+upstream connection was had (its connect time, whether it came warm from a pool) and when the
+request went out.  The innermost layer (:func:`asgi_spark.pipeline.adapter_call`) copies it
+into the :class:`~asgi_spark.pipeline.RequestContext`; writers and encoders ignore it.
 
 The contract, as a table (:data:`TRANSITIONS`, total over :class:`Phase` x event type, checked
 by a test like the translator's):
 
-* ``NEW``: nothing yet.  :class:`Started` opens the answer (``OPEN``); :class:`Failed` ends it
-  before it began (``FAILED``).
+* ``NEW``: nothing yet.  :class:`Connected` may come (the phase stays ``NEW``);
+  :class:`Started` opens the answer (``OPEN``); :class:`Failed` ends it before it began
+  (``FAILED``).
 * ``OPEN``: deltas, tool calls and citations; :class:`Finish` (``FINISHED``) or
   :class:`Failed` ends it.
 * ``FINISHED``: at most one :class:`Usage` (``REPORTED``).
@@ -32,6 +39,19 @@ from typing import Final, Literal
 from .errors import GatewayError, InternalError
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """The request went out on an upstream connection.
+
+    ``connect`` is the seconds spent opening the connection (0 when it came from a warm pool),
+    ``pooled`` whether it did, ``sent_at`` the ``time.monotonic()`` at which the request was
+    sent (what the upstream's time is measured from)."""
+
+    connect: float
+    pooled: bool
+    sent_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +110,19 @@ class Failed:
     error: GatewayError
 
 
-Event = Started | ContentDelta | ReasoningDelta | ToolCall | Citation | Finish | Usage | Failed
+Event = (
+    Connected
+    | Started
+    | ContentDelta
+    | ReasoningDelta
+    | ToolCall
+    | Citation
+    | Finish
+    | Usage
+    | Failed
+)
 EVENT_TYPES: Final = (
+    Connected,
     Started,
     ContentDelta,
     ReasoningDelta,
@@ -119,12 +150,14 @@ TERMINAL: Final = frozenset({Phase.FINISHED, Phase.REPORTED, Phase.FAILED})
 P = Phase
 #: (phase, event type) → next phase, or the rule the event breaks.  Total over Phase x types.
 TRANSITIONS: Final[dict[tuple[Phase, type], Phase | str]] = {
+    (P.NEW, Connected): P.NEW,
     (P.NEW, Started): P.OPEN,
     (P.NEW, Failed): P.FAILED,
     **{
         (P.NEW, t): "an answer must begin with Started (or fail)"
         for t in (ContentDelta, ReasoningDelta, ToolCall, Citation, Finish, Usage)
     },
+    (P.OPEN, Connected): "Connected may come only before Started",
     (P.OPEN, Started): "Started may come only once",
     (P.OPEN, ContentDelta): P.OPEN,
     (P.OPEN, ReasoningDelta): P.OPEN,
@@ -136,7 +169,16 @@ TRANSITIONS: Final[dict[tuple[Phase, type], Phase | str]] = {
     (P.FINISHED, Usage): P.REPORTED,
     **{
         (P.FINISHED, t): "after Finish only one Usage may follow"
-        for t in (Started, ContentDelta, ReasoningDelta, ToolCall, Citation, Finish, Failed)
+        for t in (
+            Connected,
+            Started,
+            ContentDelta,
+            ReasoningDelta,
+            ToolCall,
+            Citation,
+            Finish,
+            Failed,
+        )
     },
     **{(P.REPORTED, t): "nothing may follow Usage" for t in EVENT_TYPES},
     **{(P.FAILED, t): "nothing may follow Failed" for t in EVENT_TYPES},
@@ -201,6 +243,7 @@ class Batch:
     finish: FinishReason | None = None
     usage: Usage | None = None
     failure: GatewayError | None = None
+    connected: Connected | None = None
 
     @property
     def has_delta(self) -> bool:
@@ -237,8 +280,10 @@ def fold(batch: list[Event]) -> Batch:
             out.choice = event.choice
         elif isinstance(event, Usage):
             out.usage = event
-        else:
+        elif isinstance(event, Failed):
             out.failure = event.error
+        else:
+            out.connected = event
     return out
 
 
@@ -248,6 +293,7 @@ __all__ = [
     "TRANSITIONS",
     "Batch",
     "Citation",
+    "Connected",
     "ContentDelta",
     "ContractViolation",
     "Event",

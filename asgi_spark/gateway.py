@@ -84,10 +84,10 @@ class Gateway:
         completions = CompletionsEndpoint(self._report)
         self._router = Router(
             routes=[
-                Route("/v1/chat/completions", self._route("POST", self._chat)),
-                Route("/v1/responses", self._route("POST", self.responses.create)),
+                Route("/v1/chat/completions", self._route("POST", self._chat, timed=True)),
+                Route("/v1/responses", self._route("POST", self.responses.create, timed=True)),
                 Route("/v1/responses/{response_id}", self._route("GET", self.responses.retrieve)),
-                Route("/v1/completions", self._route("POST", completions.create)),
+                Route("/v1/completions", self._route("POST", completions.create, timed=True)),
                 Route("/v1/models", self._route("GET", self._models)),
                 Route("/v1/models/{model_id:path}", self._route("GET", self._model)),
                 Route("/v1/{path:path}", self._route(None, self._no_route)),  # a key first
@@ -97,8 +97,10 @@ class Gateway:
             default=not_found,
         )
 
-    def _route(self, method: str | None, handler: Handler, *, keyed: bool = True) -> Endpoint:
-        return Endpoint(method, handler, self._use, keyed=keyed)
+    def _route(
+        self, method: str | None, handler: Handler, *, keyed: bool = True, timed: bool = False
+    ) -> Endpoint:
+        return Endpoint(method, handler, self._use, keyed=keyed, timed=timed)
 
     # --------------------------------------------------------------------------- runtime
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from .adapters.base import Adapter
 from .errors import GatewayError
-from .events import ContractViolation, Event, EventContract, Failed
+from .events import Connected, ContractViolation, Event, EventContract, Failed
 from .openai_types import ChatCompletionRequest
 
 logger = logging.getLogger("asgi_spark")
@@ -60,8 +60,13 @@ class RequestContext:
     limit_rejected: bool = False
     ignored_params: tuple[str, ...] = ()
     client_key: str | None = None
+    #: From the adapter's :class:`~asgi_spark.events.Connected` (the last attempt's): seconds
+    #: spent opening the upstream connection (0 when pooled), whether it came from a warm pool,
+    #: when the request went out and when its first batch came back (``time.monotonic()``).
     upstream_connect: float | None = None
     pooled: bool = False
+    upstream_sent: float | None = None
+    upstream_first: float | None = None
     #: The request's messages as (role, text), only when the access log includes content;
     #: the writer then keeps the answer's text too.
     messages: tuple[tuple[str, str], ...] | None = None
@@ -128,16 +133,26 @@ class Attempt:
 
 
 def adapter_call(adapter: Adapter) -> CallNext:
-    """The innermost layer for ``adapter``: its events, checked against the event contract."""
+    """The innermost layer for ``adapter``: its events, checked against the event contract.
+
+    This is where the adapter's :class:`~asgi_spark.events.Connected` (first in its first
+    batch) is copied into the request's context: the adapter is shared by every request and
+    never sees a context; what it knows about one request's connection travels down with that
+    request's events, like everything else."""
 
     async def call(request: Call) -> Source:
         contract = EventContract(adapter.name or type(adapter).__name__)
-        request.context.attempts += 1
-        request.context.answered_by = request.model
-        request.context.ignored_params = adapter.ignored_params(request.body)
+        context = request.context
+        context.attempts += 1
+        context.answered_by = request.model
+        context.ignored_params = adapter.ignored_params(request.body)
+        first = True
         try:
             async with aclosing(adapter.stream(request.body)) as events:
                 async for batch in events:
+                    if first:
+                        first = False
+                        _record_connection(context, batch)
                     contract.check(batch)
                     yield batch
                     if contract.terminal:
@@ -148,6 +163,15 @@ def adapter_call(adapter: Adapter) -> CallNext:
             yield [Failed(violation)]
 
     return call
+
+
+def _record_connection(context: RequestContext, batch: list[Event]) -> None:
+    head = batch[0] if batch else None
+    if isinstance(head, Connected):
+        context.upstream_connect = head.connect
+        context.pooled = head.pooled
+        context.upstream_sent = head.sent_at
+        context.upstream_first = time.monotonic()
 
 
 __all__ = [

@@ -37,6 +37,8 @@ from .errors import GatewayError, InternalError, error_body
 from .events import Batch, fold
 from .outcome import Outcome, Tally
 from .pipeline import RequestContext, Source
+from .timing import HEADER as TIMING
+from .timing import server_timing
 
 logger = logging.getLogger("asgi_spark")
 
@@ -91,7 +93,10 @@ class _Writer:
 
     async def _fail_pending(self, error: GatewayError) -> Outcome:
         self.tally.error, self.tally.status = error, error.status
-        await send_error(self._send, error, self.headers())
+        now = time.monotonic()
+        last = now if self.context.upstream_sent is not None else None
+        timing = (TIMING, server_timing(self.context, now, last_frame=last))
+        await send_error(self._send, error, [*self.headers(), timing])
         self.state = WriterState.CLOSED
         return self.outcome()
 
@@ -116,6 +121,7 @@ class SSEWriter(_Writer):
     async def write(self, source: Source) -> Outcome:
         encoder: StreamEncoder | None = None
         finished = False
+        tail = b""  # the last bytes, sent with more_body=False (and [DONE]) in one message
         try:
             async for events in source:
                 batch = fold(events)
@@ -130,12 +136,15 @@ class SSEWriter(_Writer):
                     )
                     await self._open()
                 data = encoder.encode_batch(batch)
-                if data:
-                    await self._body(data)
                 if self._ends(batch):
                     finished = batch.failure is None
                     self.tally.error = batch.failure
+                    tail = data
                     break
+                if data:
+                    await self._send(
+                        {"type": "http.response.body", "body": data, "more_body": True}
+                    )
             else:
                 raise InternalError("the upstream adapter ended without a final answer")
         except Exception as exc:
@@ -143,22 +152,26 @@ class SSEWriter(_Writer):
             if encoder is None:
                 return await self._fail_pending(error)
             self.tally.error = error
-            await self._body(StreamEncoder.error(error))
-        await self._body(sse.DONE if finished else b"", more=False)
+            tail = StreamEncoder.error(error)
+        await self._send(
+            {
+                "type": "http.response.body",
+                "body": tail + sse.DONE if finished else tail,
+                "more_body": False,
+            }
+        )
         self.state = WriterState.CLOSED
         return self.outcome()
-
-    async def _body(self, data: bytes, *, more: bool = True) -> None:
-        await self._send({"type": "http.response.body", "body": data, "more_body": more})
 
     async def _open(self) -> None:
         self._commit()
         self.tally.status = 200
+        timing = server_timing(self.context, time.monotonic())
         await self._send(
             {
                 "type": "http.response.start",
                 "status": 200,
-                "headers": [*sse.HEADERS, *self.headers()],
+                "headers": [*sse.HEADERS, *self.headers(), (TIMING, timing)],
             }
         )
         self.state = WriterState.OPEN
@@ -172,6 +185,7 @@ class JSONWriter(_Writer):
 
     async def write(self, source: Source) -> Outcome:
         aggregator: Aggregator | None = None
+        last_frame: float | None = None
         try:
             async for events in source:
                 batch = fold(events)
@@ -184,6 +198,7 @@ class JSONWriter(_Writer):
                 if aggregator is not None:
                     aggregator.add(batch)
                 if self._ends(batch):
+                    last_frame = time.monotonic()
                     break
             if aggregator is None:
                 raise InternalError("the upstream adapter ended without an answer")
@@ -191,7 +206,9 @@ class JSONWriter(_Writer):
         except Exception as exc:
             return await self._fail_pending(as_gateway_error(exc))
         self.tally.status = 200
-        await send_json(self._send, 200, encode_completion(completion), self.headers())
+        body = encode_completion(completion)
+        timing = server_timing(self.context, time.monotonic(), last_frame=last_frame)
+        await send_json(self._send, 200, body, [*self.headers(), (TIMING, timing)])
         self.state = WriterState.CLOSED
         return self.outcome()
 

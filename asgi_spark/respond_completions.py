@@ -8,6 +8,8 @@ commit point at ``Started``, an error event and no ``[DONE]`` for a failure afte
 
 from __future__ import annotations
 
+import time
+
 from starlette.types import Send
 
 from . import sse
@@ -17,6 +19,8 @@ from .legacy_completions import CompletionEncoder, encode
 from .outcome import Outcome
 from .pipeline import RequestContext, Source
 from .respond import WriterState, _Writer, as_gateway_error, send_json
+from .timing import HEADER as TIMING
+from .timing import server_timing
 
 
 class CompletionSSEWriter(_Writer):
@@ -69,11 +73,12 @@ class CompletionSSEWriter(_Writer):
     async def _open(self) -> None:
         self._commit()
         self.tally.status = 200
+        timing = server_timing(self.context, time.monotonic())
         await self._send(
             {
                 "type": "http.response.start",
                 "status": 200,
-                "headers": [*sse.HEADERS, *self.headers()],
+                "headers": [*sse.HEADERS, *self.headers(), (TIMING, timing)],
             }
         )
         self.state = WriterState.OPEN
@@ -106,7 +111,8 @@ class CompletionJSONWriter(_Writer):
         except Exception as exc:
             return await self._fail_pending(as_gateway_error(exc))
         self.tally.status = 200
-        await send_json(self._send, 200, encode(completion), self.headers())
+        timing = (TIMING, server_timing(self.context, time.monotonic()))
+        await send_json(self._send, 200, encode(completion), [*self.headers(), timing])
         self.state = WriterState.CLOSED
         return self.outcome()
 

@@ -27,6 +27,8 @@ from .pipeline import RequestContext, Source
 from .respond import IGNORED_HEADER, WriterState, _Writer, as_gateway_error, send_json
 from .responses_build import ResponseBuilder
 from .responses_types import Response, StreamEvent, encoder
+from .timing import HEADER as TIMING
+from .timing import server_timing
 
 #: Each event type's name, for its ``event:`` line.
 _NAMES: Final[dict[type, bytes]] = {
@@ -122,11 +124,12 @@ class ResponsesSSEWriter(_ResponsesWriter):
     async def _open(self) -> None:
         self._commit()
         self.tally.status = 200
+        timing = server_timing(self.context, time.monotonic())
         await self._send(
             {
                 "type": "http.response.start",
                 "status": 200,
-                "headers": [*sse.HEADERS, *self.headers()],
+                "headers": [*sse.HEADERS, *self.headers(), (TIMING, timing)],
             }
         )
         self.state = WriterState.OPEN
@@ -159,7 +162,9 @@ class ResponsesJSONWriter(_ResponsesWriter):
             return await self._fail_pending(as_gateway_error(exc))
         self._on_done(builder.response)
         self.tally.status = 200
-        await send_json(self._send, 200, encoder.encode(builder.response), self.headers())
+        timing = (TIMING, server_timing(self.context, time.monotonic()))
+        body = encoder.encode(builder.response)
+        await send_json(self._send, 200, body, [*self.headers(), timing])
         self.state = WriterState.CLOSED
         return self.outcome()
 

@@ -1,10 +1,12 @@
 """The :class:`Runtime`: everything a running gateway owns, built by one function, closed by one
 exit stack.
 
-A runtime holds the loaded configuration, one adapter per model, the limiter, and per model
-the composed call (policies around the adapter, see :mod:`.pipeline`); later the connection
-pools join it, each registered on the same exit stack; :meth:`Runtime.readings` reports
-its state to the metrics.  It is immutable once built:
+A runtime holds the loaded configuration, one adapter per model, the limiter, the warm
+connection pools of the models that have one (:mod:`.adapters.pool`, readable with
+:meth:`Runtime.pool_stats`), and per model the composed call (policies around the adapter, see
+:mod:`.pipeline`), each resource registered on the same exit stack, so closing the runtime
+closes every pooled socket; :meth:`Runtime.readings` reports its state to the metrics.  It is
+immutable once built:
 a new configuration means a new runtime (:meth:`asgi_spark.gateway.Gateway.reload`), swapped
 in atomically.  Requests hold the runtime they started on (:meth:`Runtime.use`); a retired
 runtime closes when its last request ends, so requests in flight finish on the configuration
@@ -14,15 +16,17 @@ they started with.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 
-from .adapters.base import Adapter
+from .adapters.base import Adapter, WebSocketAdapter
+from .adapters.pool import PoolStats, WarmPool
 from .config import GatewayConfig, build_adapters
 from .errors import ModelNotFoundError
 from .gauges import Reading
-from .limits import Limiter
+from .limits import Lease, Limiter
 from .limits.memory import MemoryLimiter
 from .pipeline import CallNext, Policy, adapter_call, compose
 from .policies.choices import choices
@@ -31,6 +35,8 @@ from .policies.limit import limit
 from .policies.retry import Backoff, retry
 from .policies.stop import stop
 from .policies.structured import structured
+
+logger = logging.getLogger("asgi_spark")
 
 
 class Runtime:
@@ -42,12 +48,15 @@ class Runtime:
         adapters: Mapping[str, Adapter],
         limiter: Limiter,
         stack: contextlib.AsyncExitStack,
+        pools: Mapping[str, WarmPool] | None = None,
     ) -> None:
         self.config = config
         self.adapters: Mapping[str, Adapter] = MappingProxyType(dict(adapters))
         self.limiter = limiter
+        #: The warm pool of each model that has one, by model id.
+        self.pools: Mapping[str, WarmPool] = MappingProxyType(dict(pools or {}))
         self.created = int(time.time())
-        self._calls = _compose_models(config, adapters, limiter)
+        self._calls = _compose_models(config, adapters, limiter, self.pools)
         self._stack = stack
         self._users = 0
         self._streams = 0
@@ -66,6 +75,10 @@ class Runtime:
                 param="model",
             )
         return call
+
+    def pool_stats(self) -> dict[str, PoolStats]:
+        """Each pool's state (idle, opening, used, discarded, failed) by model id."""
+        return {model_id: pool.stats() for model_id, pool in self.pools.items()}
 
     # --------------------------------------------------------------------------- lifecycle
 
@@ -113,6 +126,8 @@ class Runtime:
             yield Reading("limit_slots", "max_concurrency of each limit", capacity, labels)
             in_use = self.limiter.in_use(key)
             yield Reading("limit_slots_in_use", "upstream sessions holding a slot", in_use, labels)
+        for model_id, pool in self.pools.items():
+            yield from pool.readings(model_id)
         for model_id, adapter in self.adapters.items():
             for reading in adapter.readings():
                 labels = {**reading.labels, "model": model_id}
@@ -135,19 +150,45 @@ class Runtime:
 RuntimeFactory = Callable[[], Awaitable[Runtime]]
 
 
+class _Pools:
+    """The pools sharing one limiter key, as the limit policy's ``room``."""
+
+    def __init__(self, pools: Sequence[WarmPool]) -> None:
+        self._pools = tuple(pools)
+
+    async def make_room(self) -> Lease | None:
+        for pool in self._pools:
+            lease = await pool.make_room()
+            if lease is not None:
+                return lease
+        return None
+
+    def released(self) -> None:
+        for pool in self._pools:
+            pool.released()
+
+
 def _compose_models(
-    config: GatewayConfig, adapters: Mapping[str, Adapter], limiter: Limiter
+    config: GatewayConfig,
+    adapters: Mapping[str, Adapter],
+    limiter: Limiter,
+    pools: Mapping[str, WarmPool],
 ) -> dict[str, CallNext]:
     """Each model's call: the emulations (stop, ...), then ``fallback(candidates)`` around its
     own ``limit(choices(retry(adapter)))``;
     every candidate keeps its own limit and retries (a fallback's fallbacks are not followed,
-    so chains cannot loop)."""
+    so chains cannot loop).  The pools of a limiter key make room in its limit."""
+    by_key: dict[str, list[WarmPool]] = {}
+    for model_id, pool in pools.items():
+        by_key.setdefault(adapters[model_id].entry.limit_key, []).append(pool)
     candidates: dict[str, CallNext] = {}
     for model_id, adapter in adapters.items():
         entry = adapter.entry
         layers: list[Policy] = []
         if entry.max_concurrency is not None or entry.limit_group is not None:
-            layers.append(limit(limiter, entry.limit_key, queue_timeout=entry.queue_timeout))
+            key = entry.limit_key
+            room = _Pools(by_key[key]) if key in by_key else None
+            layers.append(limit(limiter, key, queue_timeout=entry.queue_timeout, room=room))
         layers.append(choices(entry.max_n))
         if entry.retry.enabled and entry.retry.max_retries > 0:
             r = entry.retry
@@ -199,9 +240,41 @@ async def build_runtime(
             stack.push_async_callback(adapter.aclose)
         limiter = MemoryLimiter(config.capacities())
         stack.push_async_callback(limiter.aclose)
-        runtime = Runtime(config, adapters, limiter, stack)
+        pools = _build_pools(adapters, limiter, stack)
+        runtime = Runtime(config, adapters, limiter, stack, pools)
+        for pool in pools.values():
+            pool.start()
         guard.pop_all()
     return runtime
+
+
+def _build_pools(
+    adapters: Mapping[str, Adapter], limiter: Limiter, stack: contextlib.AsyncExitStack
+) -> dict[str, WarmPool]:
+    """A warm pool for each WebSocket model with ``pool.size`` > 0, as its connector."""
+    pools: dict[str, WarmPool] = {}
+    for model_id, adapter in adapters.items():
+        settings = adapter.entry.pool
+        if settings.size == 0:
+            continue
+        if not isinstance(adapter, WebSocketAdapter):
+            logger.warning("model %r: its adapter opens no WebSocket; pool ignored", model_id)
+            continue
+        pool = WarmPool(
+            sign=adapter.build_url,
+            timeouts=adapter.timeouts(),
+            proxy=adapter.proxy(),
+            refusal=adapter.handshake_error,
+            size=settings.size,
+            max_idle=settings.max_idle,
+            limiter=limiter,
+            key=adapter.entry.limit_key,
+            name=model_id,
+        )
+        stack.push_async_callback(pool.aclose)
+        adapter.connector = pool
+        pools[model_id] = pool
+    return pools
 
 
 __all__ = ["Runtime", "RuntimeFactory", "build_runtime"]

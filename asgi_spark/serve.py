@@ -60,6 +60,9 @@ class ServeOptions:
     access_log_format: str | None = None  # None: the configuration's
     header_timeout: float = DEFAULT_HEADER_TIMEOUT
     max_connections: int | None = None
+    #: uvicorn's loop and HTTP implementation; "auto": uvloop and httptools when installed
+    loop: str = "auto"
+    http: str = "auto"
 
 
 def metrics_available() -> bool:
@@ -196,10 +199,11 @@ def run(options: ServeOptions) -> int:
         "limit_concurrency": None
         if options.max_connections is None
         else options.max_connections + 1,
+        "loop": options.loop,
     }
     if options.workers <= 1:
         app = build_app(options)
-        http = header_timeout_protocol(options.header_timeout)
+        http = header_timeout_protocol(options.header_timeout, http=options.http)  # type: ignore[arg-type]
         server = uvicorn.Server(uvicorn.Config(app, http=http, **common))
         server.run()
         return 0 if server.started else 1
@@ -212,7 +216,13 @@ def run(options: ServeOptions) -> int:
     os.environ[OPTIONS_ENV] = json.dumps(asdict(options))
     if _HUP is not None:
         threading.Thread(target=_forward_sighup, name="sighup", daemon=True).start()
-    uvicorn.run("asgi_spark.serve:worker_app", factory=True, workers=options.workers, **common)
+    uvicorn.run(
+        "asgi_spark.serve:worker_app",
+        factory=True,
+        workers=options.workers,
+        http=options.http,
+        **common,
+    )
     return 0
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import ipaddress
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal
 
 from .config.security import DEFAULT_HEADER_TIMEOUT
@@ -166,4 +167,32 @@ def uvicorn_config(
     )
 
 
-__all__ = ["HttpImplementation", "header_timeout_protocol", "timeout_response", "uvicorn_config"]
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
+
+
+def open_api_warning(host: str, port: int, config: GatewayConfig | None) -> str | None:
+    """The start-up warning for a server others can reach whose API needs no key."""
+    if is_loopback(host) or (config is not None and config.api_keys is not None):
+        return None
+    return (
+        f"asgi-spark serve: warning: listening on {host}:{port} without api_keys, so the API is "
+        "open to the network: anyone who can reach this address can use the models (and spend "
+        "the upstream quota). Set api_keys in the configuration, or listen on 127.0.0.1."
+    )
+
+
+__all__ = [
+    "HttpImplementation",
+    "header_timeout_protocol",
+    "is_loopback",
+    "open_api_warning",
+    "timeout_response",
+    "uvicorn_config",
+]

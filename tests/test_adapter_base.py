@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
 from asgi_spark.adapters import base
-from asgi_spark.adapters.connector import Timeouts, receive
+from asgi_spark.adapters.connector import Timeouts
+from asgi_spark.adapters.deadline import ExchangeDeadline
 from asgi_spark.config import ModelEntry
 from asgi_spark.errors import FirstFrameTimeoutError, IdleTimeoutError, TotalTimeoutError
 from asgi_spark.secrets import Secret
@@ -27,28 +27,79 @@ class ChattyConnection:
         return "frame"
 
 
+def deadline(
+    first_frame: float | None = 60.0, idle: float | None = 60.0, total: float | None = None
+) -> ExchangeDeadline:
+    return ExchangeDeadline(first_frame=first_frame, idle=idle, total=total)
+
+
 async def test_first_frame_limit_names_the_phase() -> None:
     with pytest.raises(FirstFrameTimeoutError, match=r"sent nothing for 0\.01 s") as info:
-        await receive(SilentConnection(), 0.01, None, first=True)  # type: ignore[arg-type]
+        await deadline(first_frame=0.01).receive(SilentConnection().recv)
     assert "first_frame timeout" in info.value.message
     assert info.value.phase == "first_frame" and info.value.status == 504
 
 
 async def test_idle_limit_names_the_silence() -> None:
+    exchange = deadline(first_frame=60.0, idle=0.01)
+    assert await exchange.receive(ChattyConnection().recv) == "frame"
     with pytest.raises(IdleTimeoutError, match=r"sent nothing for 0\.01 s \(idle timeout\)"):
-        await receive(SilentConnection(), 0.01, None, first=False)  # type: ignore[arg-type]
+        await exchange.receive(SilentConnection().recv)
 
 
 async def test_total_deadline_wins_over_a_longer_idle_limit() -> None:
-    deadline = time.monotonic()  # already reached
+    exchange = deadline(total=0.0)  # already reached
     with pytest.raises(TotalTimeoutError, match="total time limit") as info:
-        await receive(SilentConnection(), 60.0, deadline, first=False)  # type: ignore[arg-type]
+        await exchange.receive(SilentConnection().recv)
     assert info.value.phase == "total"
 
 
+async def test_total_deadline_fires_while_waiting() -> None:
+    with pytest.raises(TotalTimeoutError):
+        await deadline(total=0.01).receive(SilentConnection().recv)
+
+
 async def test_frames_within_the_limits_are_returned() -> None:
-    frame = await receive(ChattyConnection(), 1.0, time.monotonic() + 10, first=True)  # type: ignore[arg-type]
-    assert frame == "frame"
+    exchange = deadline(first_frame=1.0, total=10)
+    assert await exchange.receive(ChattyConnection().recv) == "frame"
+    exchange.cancel()
+
+
+async def test_a_timeout_leaves_the_task_uncancelled() -> None:
+    """The deadline's own cancellation is taken back: the task goes on normally."""
+    with pytest.raises(FirstFrameTimeoutError):
+        await deadline(first_frame=0.01).receive(SilentConnection().recv)
+    task = asyncio.current_task()
+    assert task is not None and getattr(task, "cancelling", lambda: 0)() == 0
+    await asyncio.sleep(0)  # no stray CancelledError is delivered
+
+
+async def test_an_outside_cancellation_is_not_turned_into_a_timeout() -> None:
+    started = asyncio.Event()
+
+    class Waits:
+        async def recv(self) -> str:
+            started.set()
+            await asyncio.Event().wait()
+            raise AssertionError("unreachable")
+
+    task = asyncio.ensure_future(deadline(first_frame=60.0).receive(Waits().recv))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_the_timer_does_not_fire_into_work_between_frames() -> None:
+    """Only time inside receive() counts: a caller busy past the idle limit between two
+    frames (here: awaiting something else) is not cancelled by the deadline."""
+    exchange = deadline(first_frame=60.0, idle=0.01)
+    assert await exchange.receive(ChattyConnection().recv) == "frame"
+    waited = asyncio.Event()
+    asyncio.get_running_loop().call_later(0.05, waited.set)  # outlives the idle limit
+    await waited.wait()  # would raise CancelledError if the timer fired into it
+    assert await exchange.receive(ChattyConnection().recv) == "frame"
+    exchange.cancel()
 
 
 @pytest.mark.parametrize(
@@ -99,3 +150,24 @@ def test_the_spark_adapter_sends_one_text_frame() -> None:
     assert len(exchange.outgoing) == 1
     assert isinstance(exchange.outgoing[0], base.TextFrame)
     assert isinstance(exchange.outgoing[0].data, bytes)  # msgspec's UTF-8, sent without a copy
+
+
+async def test_waiting_reads_the_websockets_buffer() -> None:
+    """Coalescing relies on websockets' receive buffer: if a release moves it, this fails
+    (rather than the gateway silently writing one chunk per frame)."""
+    from websockets.asyncio.client import connect
+    from websockets.asyncio.server import ServerConnection, serve
+
+    async def two_then_close(ws: ServerConnection) -> None:
+        await ws.send("a")
+        await ws.send("b")
+
+    async with serve(two_then_close, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        async with connect(f"ws://127.0.0.1:{port}") as ws:
+            await ws.wait_closed()  # both messages are in the buffer now
+            assert base._waiting(ws)
+            assert await ws.recv() == "a"
+            assert base._waiting(ws)
+            assert await ws.recv() == "b"
+            assert not base._waiting(ws)

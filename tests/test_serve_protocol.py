@@ -18,8 +18,13 @@ import pytest
 import uvicorn
 
 from asgi_spark import create_app
-from asgi_spark.cli import is_loopback, main, open_api_warning
-from asgi_spark.serve_protocol import header_timeout_protocol, uvicorn_config
+from asgi_spark.cli import main
+from asgi_spark.serve_protocol import (
+    header_timeout_protocol,
+    is_loopback,
+    open_api_warning,
+    uvicorn_config,
+)
 from tests.e2e.server import ServedGateway, spark_entry
 
 HEADER_TIMEOUT = 0.3

@@ -17,11 +17,20 @@ Frame kinds are explicit: an outgoing frame is a ``str`` or a :class:`TextFrame`
 WebSocket *text* frame, opcode 0x1, the kind every Spark client sends) or a :class:`BinaryFrame`
 (opcode 0x2).  Plain ``bytes`` are refused, because ``websockets`` would send them as binary.
 
-Connections come from the adapter's :class:`~.connector.Connector` (direct by default) with
-the deadlines of :class:`~.connector.Timeouts` (connect, acquire, first frame, idle, total,
-close), each raising its own phase error.  The connection is closed on every path: success,
-upstream error, timeout, and cancellation (the client went away), because the socket lives in
-an ``async with`` inside the iterator and the caller closes the iterator.
+Connections come from the adapter's :class:`~.connector.Connector` (direct by default, or a
+warm :mod:`~.pool`) with the deadlines of :class:`~.connector.Timeouts` (connect, acquire,
+first frame, idle, total, close), each raising its own phase error; the receiving deadlines are
+one :class:`~.deadline.ExchangeDeadline` per exchange.  The connection is closed on every path:
+success, upstream error, timeout, and cancellation (the client went away), because the socket
+lives in an ``async with`` inside the iterator and the caller closes the iterator.
+
+The first batch starts with a :class:`~asgi_spark.events.Connected` event (connect time,
+pooled or not, when the request went out) for the request's record.  The first frame is a
+batch of its own (it carries ``Started``, the commit point); after it, frames that are already
+waiting in the connection's buffer when the adapter reads are parsed together into one batch
+(at most :data:`COALESCE_FRAMES`), so that they reach the client as one write.  A pooled
+connection found closed before it answered anything is replaced by a fresh one, once, before
+anything is yielded.
 """
 
 from __future__ import annotations
@@ -30,22 +39,27 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Generic, TypeVar
+from typing import ClassVar, Final, Generic, TypeVar
 from urllib.parse import urlsplit
 
 import msgspec
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from ..config.schema import ModelEntry, mask_url_password
 from ..errors import GatewayError, UpstreamClosedError, UpstreamError, UpstreamUnavailableError
-from ..events import Event, Failed
+from ..events import Connected, Event, Failed
 from ..gauges import Reading
 from ..openai_types import ChatCompletionRequest
 from ..secrets import redact, redact_upstream
-from .connector import Connector, DirectConnector, Proxy, Timeouts, oversize_error, receive
+from .connector import Connector, DirectConnector, Proxy, Timeouts, oversize_error
+from .deadline import ExchangeDeadline, Receive
 from .handshake import body_message, refusal_error
 
 StateT = TypeVar("StateT")
+
+#: Most upstream frames parsed into one batch when they are already waiting together.
+COALESCE_FRAMES: Final = 64
 
 
 class Adapter(ABC):
@@ -105,7 +119,9 @@ class Adapter(ABC):
         )
         proxy = self.entry.proxy
         shown = "none" if proxy is None else mask_url_password(proxy)
-        return {"timeouts": slots, "proxy": shown}
+        pool = self.entry.pool
+        warm = f"{pool.size}, max_idle {pool.max_idle:g} s" if pool.size else "off"
+        return {"timeouts": slots, "proxy": shown, "pool": warm}
 
     def readings(self) -> Iterable[Reading]:
         """This model's state now, for the metrics (a pool's connections); none by default.
@@ -176,6 +192,8 @@ class WebSocketAdapter(Adapter, Generic[StateT]):
 
     #: How connections are opened (a warm pool can replace it).
     connector: Connector = DirectConnector()
+    #: ``True``: :meth:`parse_frame` gets text frames as their UTF-8 ``bytes`` (no decode).
+    raw_frames: ClassVar[bool] = False
 
     def timeouts(self) -> Timeouts:
         """The entry's deadlines (its ``timeouts`` slots, the rest from ``timeout``)."""
@@ -219,9 +237,7 @@ class WebSocketAdapter(Adapter, Generic[StateT]):
         """Map a refused handshake (non-101 HTTP answer) to an error; keep upstream's words.
 
         The default reads :data:`~asgi_spark.adapters.handshake.GENERIC_RULES`; a vendor
-        passes its own rows in front of them to :func:`~.handshake.refusal_error`.  The words
-        are redacted: :func:`~.handshake.body_message` removes signed queries, and the entry's
-        ``api_key`` is removed here (a vendor removes its other credentials too)."""
+        passes its own rows in front of them to :func:`~.handshake.refusal_error`."""
         return refusal_error(status, redact(body_message(body), self.entry.api_key))
 
     # -------------------------------------------------------------------------- lifecycle
@@ -232,44 +248,79 @@ class WebSocketAdapter(Adapter, Generic[StateT]):
 
     async def stream(self, request: ChatCompletionRequest) -> AsyncGenerator[list[Event], None]:
         exchange = self.convert_request(request)
+        state = exchange.state
         timeouts = self.timeouts()
-        deadline = None if timeouts.total is None else time.monotonic() + timeouts.total
-        url = self.build_url()
-        where = urlsplit(url)  # the host and path may be named; the (signed) query never
+        deadline = ExchangeDeadline(
+            first_frame=timeouts.first_frame, idle=timeouts.idle, total=timeouts.total
+        )
+        fresh = False
 
         def refusal(status: int, body: bytes) -> GatewayError:
             error = self.handshake_error(status, body)
-            if status == 404 and where.path not in error.message:
-                error.message = f"{error.message}; the path tried was {where.path!r}"
+            # the path may be named; the (signed) query never
+            path = urlsplit(self.build_url()).path
+            if status == 404 and path not in error.message:
+                error.message = f"{error.message}; the path tried was {path!r}"
                 error.args = (error.message,)
             return error
 
-        connection = self.connector.connect(url, timeouts, proxy=self.proxy(), refusal=refusal)
         try:
-            async with connection as ws:
-                try:
-                    for frame in exchange.outgoing:
-                        # text=True sends UTF-8 bytes as a text frame as they are (no copy).
-                        await ws.send(frame.data, text=isinstance(frame, TextFrame))
-                    first = True
-                    while True:
-                        wait = timeouts.first_frame if first else timeouts.idle
-                        data = await receive(ws, wait, deadline, first=first)
-                        first = False
-                        yield self.parse_frame(data, exchange.state)
-                        if self.is_complete(exchange.state):
-                            return
-                except ConnectionClosed as closed:  # also while sending: closed right away
-                    too_big = oversize_error(closed, ws)  # a frame the gateway would not read
-                    if too_big is not None:
-                        yield [Failed(too_big)]
+            while True:  # at most twice: a dead pooled connection is replaced once
+                connection = self.connector.connect(
+                    self.build_url,
+                    timeouts,
+                    proxy=self.proxy(),
+                    refusal=refusal,
+                    fresh=fresh,
+                )
+                async with connection as upstream:
+                    ws = upstream.ws
+                    recv = _raw_recv(ws) if self.raw_frames else ws.recv
+                    connected: Connected | None = None
+                    try:
+                        for frame in exchange.outgoing:
+                            # text=True sends UTF-8 bytes as a text frame as they are (no copy).
+                            await ws.send(frame.data, text=isinstance(frame, TextFrame))
+                        connected = Connected(
+                            upstream.connect_time, upstream.pooled, time.monotonic()
+                        )
+                        data = await deadline.receive(recv)
+                    except ConnectionClosed as closed:  # also while sending: closed right away
+                        if upstream.pooled and not fresh:  # dropped while idle: replace it
+                            upstream.dead = fresh = True
+                            continue
+                        head = [connected] if connected is not None else []
+                        yield head + self._closed(state, closed, ws)
                         return
-                    rcvd = closed.rcvd
-                    code, reason = (rcvd.code, rcvd.reason) if rcvd else (None, "")
-                    yield self.on_close(exchange.state, code, reason)
+                    batch: list[Event] = [connected]
+                    batch += self.parse_frame(data, state)
+                    try:
+                        while True:
+                            yield batch
+                            if self.is_complete(state):
+                                return
+                            batch = self.parse_frame(await deadline.receive(recv), state)
+                            frames = 1
+                            while (
+                                frames < COALESCE_FRAMES
+                                and not self.is_complete(state)
+                                and _waiting(ws)
+                            ):
+                                data = await recv()  # already here: does not wait
+                                try:
+                                    more = self.parse_frame(data, state)
+                                except Exception:
+                                    yield batch  # what was parsed before goes out first
+                                    raise
+                                batch += more
+                                frames += 1
+                    except ConnectionClosed as closed:
+                        yield self._closed(state, closed, ws)
+                    return
         except GatewayError as exc:
             yield [Failed(exc)]
         except OSError as exc:
+            where = urlsplit(self.build_url())  # the host may be named; the signed query never
             host = f"{where.hostname}:{where.port or (443 if where.scheme == 'wss' else 80)}"
             message = f"cannot reach upstream {host}: {_describe_os_error(exc)}"
             yield [Failed(UpstreamUnavailableError(message))]
@@ -278,6 +329,34 @@ class WebSocketAdapter(Adapter, Generic[StateT]):
             yield [
                 Failed(UpstreamError(f"upstream WebSocket handshake failed ({type(exc).__name__})"))
             ]
+        finally:
+            deadline.cancel()
+
+    def _closed(self, state: StateT, closed: ConnectionClosed, ws: ClientConnection) -> list[Event]:
+        too_big = oversize_error(closed, ws)  # a message the gateway would not read
+        if too_big is not None:
+            return [Failed(too_big)]
+        rcvd = closed.rcvd
+        code, reason = (rcvd.code, rcvd.reason) if rcvd else (None, "")
+        return self.on_close(state, code, reason)
+
+
+def _raw_recv(ws: ClientConnection) -> Receive:
+    async def recv() -> str | bytes:
+        return await ws.recv(decode=False)
+
+    return recv
+
+
+def _waiting(ws: ClientConnection) -> bool:
+    """Whether a whole message is already in ``ws``'s receive buffer (``recv()`` will not
+    wait).  Reads websockets' buffer (``recv_messages.frames``); a websockets release that
+    moves it makes this ``False`` (no coalescing), which a test notices."""
+    try:
+        queue = ws.recv_messages.frames.queue
+    except AttributeError:
+        return False
+    return bool(queue) and queue[0].fin
 
 
 def _describe_os_error(exc: BaseException) -> str:

@@ -10,11 +10,15 @@
 * ``close``: waiting for the peer's close frame before the socket is aborted.
 
 Each deadline that passes raises its own subclass of
-:class:`~asgi_spark.errors.UpstreamTimeoutError` naming the phase and the limit.
+:class:`~asgi_spark.errors.UpstreamTimeoutError` naming the phase and the limit (the receiving
+deadlines are :class:`~.deadline.ExchangeDeadline`'s).
 
-A :class:`Connector` opens a connection as an async context manager that closes it on every
-path.  :class:`DirectConnector` opens a new one per request; a warm pool can take its place
-without the adapter changing.
+A :class:`Connector` gives a connection as an async context manager that closes it on every
+path; what it yields is an :class:`Upstream`: the WebSocket, whether it came warm from a pool,
+and how long opening it took.  It is given the adapter's *signer* (``build_url``), not a URL,
+so a connection that is already open costs no signature.  :class:`DirectConnector` opens a new
+connection per request; the warm pool (:mod:`.pool`) takes its place without the adapter
+changing.
 
 A message larger than :data:`MAX_FRAME_BYTES` is not read: the connection is failed with close
 code 1009 and ends at once (:class:`_FailFastConnection`; the peer is not waited for, since one
@@ -35,15 +39,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, PayloadTooBig
 from websockets.frames import CloseCode
 
-from ..errors import (
-    ConnectTimeoutError,
-    FirstFrameTimeoutError,
-    GatewayError,
-    IdleTimeoutError,
-    TotalTimeoutError,
-    UpstreamProtocolError,
-    UpstreamTimeoutError,
-)
+from ..errors import ConnectTimeoutError, GatewayError, UpstreamProtocolError
 from .wire_log import UPSTREAM_LOG
 
 if TYPE_CHECKING:
@@ -58,6 +54,8 @@ Proxy = Literal["auto"] | str | None
 
 #: Maps a refused handshake (HTTP status, body) to the error the client sees.
 Refusal = Callable[[int, bytes], GatewayError]
+#: Gives a freshly signed URL (the adapter's ``build_url``).  The URL carries credentials.
+Signer = Callable[[], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,60 +85,79 @@ class Timeouts:
         )
 
 
+@dataclass(slots=True)
+class Upstream:
+    """One upstream connection lent to one request."""
+
+    ws: ClientConnection
+    #: It came warm from a pool (opened before the request, never used).
+    pooled: bool = False
+    #: Seconds spent opening it on the request's path (0 when pooled).
+    connect_time: float = 0.0
+    #: Set by the user when the connection turned out dead before answering anything (a
+    #: pooled connection the upstream had dropped): the pool counts it as discarded.
+    dead: bool = False
+
+
 class Connector(Protocol):
-    """Opens one upstream connection for one request, closed when the context exits."""
+    """Gives one upstream connection for one request, closed when the context exits.
+
+    ``sign`` is called only when a new connection must be opened.  ``fresh=True`` asks for a
+    newly opened connection (after a pooled one turned out dead)."""
 
     def connect(
-        self, url: str, timeouts: Timeouts, *, proxy: Proxy, refusal: Refusal
-    ) -> AbstractAsyncContextManager[ClientConnection]: ...
+        self,
+        sign: Signer,
+        timeouts: Timeouts,
+        *,
+        proxy: Proxy,
+        refusal: Refusal,
+        fresh: bool = False,
+    ) -> AbstractAsyncContextManager[Upstream]: ...
 
 
 class DirectConnector:
     """A new connection per request."""
 
     def connect(
-        self, url: str, timeouts: Timeouts, *, proxy: Proxy, refusal: Refusal
-    ) -> AbstractAsyncContextManager[ClientConnection]:
-        return _Connection(url, timeouts, proxy, refusal)
+        self,
+        sign: Signer,
+        timeouts: Timeouts,
+        *,
+        proxy: Proxy,
+        refusal: Refusal,
+        fresh: bool = False,
+    ) -> AbstractAsyncContextManager[Upstream]:
+        return DirectConnection(sign, timeouts, proxy, refusal)
 
 
-class _Connection:
-    """Owns one upstream WebSocket: opened with a timeout, always closed."""
-
-    def __init__(self, url: str, timeouts: Timeouts, proxy: Proxy, refusal: Refusal) -> None:
-        self._url = url
-        self._timeouts = timeouts
-        self._proxy: str | Literal[True] | None = True if proxy == "auto" else proxy
-        self._refusal = refusal
-        self._ws: ClientConnection | None = None
-
-    async def __aenter__(self) -> ClientConnection:
-        limit = self._timeouts.connect
-        try:
-            self._ws = await connect(
-                self._url,
-                open_timeout=limit,
-                max_size=MAX_FRAME_BYTES,  # bounds memory; Spark frames are a few KB
-                ping_interval=None,  # Spark sends no pings and the official clients send none
-                compression=None,  # no permessage-deflate offer, like the official clients
-                proxy=self._proxy,
-                logger=UPSTREAM_LOG,  # not websockets.client: redacted, whatever the host logs
-                create_connection=_FailFastConnection,
-                close_timeout=self._timeouts.close,
-            )
-        except InvalidStatus as exc:
-            response = exc.response
-            raise self._refusal(response.status_code, bytes(response.body or b"")) from None
-        except (TimeoutError, asyncio.TimeoutError):  # distinct classes before 3.11
-            raise ConnectTimeoutError(
-                f"connecting to upstream took longer than the connect timeout ({limit:g} s)"
-            ) from None
-        return self._ws
-
-    async def __aexit__(self, *exc: object) -> None:
-        ws, self._ws = self._ws, None
-        if ws is not None:
-            await close_quietly(ws, self._timeouts.close)
+async def open_connection(
+    url: str, timeouts: Timeouts, proxy: Proxy, refusal: Refusal
+) -> ClientConnection:
+    """Open a WebSocket to ``url`` within ``timeouts.connect``; a refused handshake becomes
+    ``refusal(status, body)``, a slow one :class:`~asgi_spark.errors.ConnectTimeoutError`.
+    The caller owns the connection it gets."""
+    limit = timeouts.connect
+    try:
+        return await connect(
+            url,
+            open_timeout=limit,
+            max_size=MAX_FRAME_BYTES,  # bounds memory; Spark frames are a few KB
+            ping_interval=None,  # Spark sends no pings and the official clients send none
+            compression=None,  # no permessage-deflate offer, like the official clients
+            proxy=True if proxy == "auto" else proxy,
+            # ws.close() then bounds its own wait: no wait_for (a task) per closed connection
+            close_timeout=timeouts.close,
+            logger=UPSTREAM_LOG,  # not websockets.client: redacted, whatever the host logs
+            create_connection=_FailFastConnection,
+        )
+    except InvalidStatus as exc:
+        response = exc.response
+        raise refusal(response.status_code, bytes(response.body or b"")) from None
+    except (TimeoutError, asyncio.TimeoutError):  # distinct classes before 3.11
+        raise ConnectTimeoutError(
+            f"connecting to upstream took longer than the connect timeout ({limit:g} s)"
+        ) from None
 
 
 class _FailFastConnection(ClientConnection):
@@ -184,11 +201,38 @@ def oversize_error(closed: ConnectionClosed, ws: ClientConnection) -> UpstreamPr
     )
 
 
+class DirectConnection:
+    """Owns one upstream WebSocket: opened with a timeout, always closed."""
+
+    __slots__ = ("_proxy", "_refusal", "_sign", "_timeouts", "_upstream")
+
+    def __init__(self, sign: Signer, timeouts: Timeouts, proxy: Proxy, refusal: Refusal) -> None:
+        self._sign = sign
+        self._timeouts = timeouts
+        self._proxy = proxy
+        self._refusal = refusal
+        self._upstream: Upstream | None = None
+
+    async def __aenter__(self) -> Upstream:
+        began = time.monotonic()
+        ws = await open_connection(self._sign(), self._timeouts, self._proxy, self._refusal)
+        self._upstream = Upstream(ws, pooled=False, connect_time=time.monotonic() - began)
+        return self._upstream
+
+    async def __aexit__(self, *exc: object) -> None:
+        upstream, self._upstream = self._upstream, None
+        if upstream is not None:
+            await close_quietly(upstream.ws, self._timeouts.close)
+
+
 async def close_quietly(ws: ClientConnection, limit: float | None) -> None:
     """Close, waiting at most ``limit`` seconds for the peer; abort the transport if it will
     not answer."""
     try:
-        await asyncio.wait_for(ws.close(), timeout=limit)
+        if ws.close_timeout == limit:  # opened by open_connection: close() keeps the limit
+            await ws.close()
+        else:
+            await asyncio.wait_for(ws.close(), timeout=limit)
     except (asyncio.TimeoutError, OSError, ConnectionClosed):
         pass
     finally:
@@ -196,43 +240,17 @@ async def close_quietly(ws: ClientConnection, limit: float | None) -> None:
             ws.transport.abort()
 
 
-async def receive(
-    ws: ClientConnection, wait: float | None, deadline: float | None, *, first: bool
-) -> str | bytes:
-    """The next frame, within ``wait`` seconds (the first-frame or idle limit) and before the
-    exchange's ``deadline`` (``time.monotonic`` value), else the phase's timeout error."""
-    limit = wait
-    total_hit = False
-    if deadline is not None:
-        remaining = max(0.0, deadline - time.monotonic())
-        if limit is None or remaining < limit:
-            limit, total_hit = remaining, True
-    try:
-        return await asyncio.wait_for(ws.recv(), timeout=limit)
-    except asyncio.TimeoutError:
-        raise _phase_error(total_hit, first, limit) from None
-
-
-def _phase_error(total_hit: bool, first: bool, limit: float | None) -> UpstreamTimeoutError:
-    if total_hit:
-        return TotalTimeoutError(
-            "the upstream answer took longer than the total time limit (total timeout)"
-        )
-    if first:
-        return FirstFrameTimeoutError(
-            f"upstream sent nothing for {limit:g} s after the request (first_frame timeout)"
-        )
-    return IdleTimeoutError(f"upstream sent nothing for {limit:g} s (idle timeout)")
-
-
 __all__ = [
     "MAX_FRAME_BYTES",
     "Connector",
+    "DirectConnection",
     "DirectConnector",
     "Proxy",
     "Refusal",
+    "Signer",
     "Timeouts",
+    "Upstream",
     "close_quietly",
+    "open_connection",
     "oversize_error",
-    "receive",
 ]

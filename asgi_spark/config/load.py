@@ -220,6 +220,20 @@ def _check_across_entries(enabled: list[ModelEntry], disabled: list[str]) -> Non
                     model=entry.id,
                     field=field,
                 )
+    pooled: dict[str, int] = {}
+    for entry in enabled:
+        pooled[entry.limit_key] = pooled.get(entry.limit_key, 0) + entry.pool.size
+    for entry in enabled:
+        capacity = entry.max_concurrency
+        if entry.pool.size and capacity is not None and pooled[entry.limit_key] >= capacity:
+            shared = f"limit_group {entry.limit_group!r}" if entry.limit_group else "the model"
+            raise ConfigError(
+                f"the pools of {shared} keep {pooled[entry.limit_key]} connection(s) open, "
+                f"which must be fewer than max_concurrency ({capacity}): idle pooled "
+                "connections count against the limit, and a request needs a slot too",
+                model=entry.id,
+                field="pool.size",
+            )
     groups: dict[str, ModelEntry] = {}
     for entry in enabled:
         if entry.limit_group is None or entry.max_concurrency is None:

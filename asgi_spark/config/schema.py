@@ -39,6 +39,11 @@ DEFAULT_TIMEOUT: Final = 60.0
 DEFAULT_QUEUE_TIMEOUT: Final = 5.0
 #: The default of the ``close`` slot: how long closing a connection may wait for the peer.
 DEFAULT_CLOSE_TIMEOUT: Final = 2.0
+#: Spark drops a connection that has been idle this long (seconds); a pool's ``max_idle`` must
+#: stay below it.
+SPARK_IDLE_DROP: Final = 60.0
+#: The default ``max_idle`` of a pool (seconds).
+DEFAULT_POOL_MAX_IDLE: Final = 50.0
 #: The Responses API store's defaults: how many responses, for how long (seconds).
 DEFAULT_STORE_ITEMS: Final = 1000
 DEFAULT_STORE_TTL: Final = 3600.0
@@ -105,6 +110,24 @@ class TimeoutSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, 
             total=pick(self.total, max(10 * timeout, 600.0)),
             close=pick(self.close, DEFAULT_CLOSE_TIMEOUT),
         )
+
+
+class PoolSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
+    """A warm pool of upstream connections, opened and signed ahead of demand so a request
+    skips the connection setup.  Each is used once; pooled connections count against
+    max_concurrency."""
+
+    size: Annotated[
+        int, Meta(ge=0, description="connections kept open ahead of demand; 0 turns the pool off")
+    ] = 0
+    max_idle: Annotated[
+        float,
+        Meta(
+            gt=0,
+            lt=SPARK_IDLE_DROP,
+            description="seconds an unused connection is kept, below Spark's 60 s idle drop",
+        ),
+    ] = DEFAULT_POOL_MAX_IDLE
 
 
 class ResponsesStoreSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -180,6 +203,7 @@ class ModelEntry(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         Annotated[str, Meta(min_length=1)] | None,
         Meta(description="models with the same group share one max_concurrency"),
     ] = None
+    pool: PoolSettings = msgspec.field(default_factory=PoolSettings)
 
     # ``config`` holds an instance of the adapter's config type once the loader has checked an
     # enabled entry (for example ``SparkConfig``), and the JSON object as written otherwise
@@ -341,14 +365,17 @@ __all__ = [
     "DEFAULT_CLOSE_TIMEOUT",
     "DEFAULT_HOST",
     "DEFAULT_LOG_LEVEL",
+    "DEFAULT_POOL_MAX_IDLE",
     "DEFAULT_PORT",
     "DEFAULT_TIMEOUT",
     "LOG_LEVELS",
     "PROXY_SCHEMES",
+    "SPARK_IDLE_DROP",
     "AccessLogSettings",
     "ConfigFile",
     "GatewayConfig",
     "ModelEntry",
+    "PoolSettings",
     "ResponsesStoreSettings",
     "RetrySettings",
     "Seconds",

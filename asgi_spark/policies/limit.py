@@ -4,27 +4,64 @@ Composed per candidate (``fallback(limit(retry(adapter)))``), so a fallback mode
 holds too.  The wait counts into the request's ``limit_wait``; a refusal is the limiter's
 :class:`~asgi_spark.limits.LimitExceeded` (429 with ``Retry-After``), recorded as
 ``limit_rejected``.  The slots are released when the source is closed, on every path.
+
+With a warm pool, idle pooled connections hold slots of the same limit.  The policy is then
+given the pools as its ``room``: when no slot is free it asks them to close an idle connection
+and hand its slot over (:meth:`Room.make_room`) before it waits, and it tells them when it
+gives its slots back (:meth:`Room.released`), so they can fill again what nobody waits for.
 """
 
 from __future__ import annotations
 
 import time
 from contextlib import aclosing
+from typing import Protocol
 
 from ..events import Failed
-from ..limits import Limiter, LimitExceeded
+from ..limits import Lease, Limiter, LimitExceeded
 from ..pipeline import Call, CallNext, Policy, Source
 
 
-def limit(limiter: Limiter, key: str, *, queue_timeout: float | None) -> Policy:
+class Room(Protocol):
+    """What else holds slots of the limit (the warm pools of the key)."""
+
+    async def make_room(self) -> Lease | None:
+        """Hand over one slot held elsewhere (its lease now belongs to the caller); ``None``
+        if there was none to give."""
+        ...
+
+    def released(self) -> None:
+        """A request gave its slots back."""
+        ...
+
+
+def limit(
+    limiter: Limiter,
+    key: str,
+    *,
+    queue_timeout: float | None,
+    room: Room | None = None,
+) -> Policy:
     """A policy taking one slot of ``key`` per answer the request asks for (``n``), all at once,
     waiting at most ``queue_timeout`` s."""
+
+    async def acquire(slots: int) -> Lease:
+        if room is None:
+            return await limiter.acquire(key, slots, timeout=queue_timeout)
+        try:
+            return await limiter.acquire(key, slots, timeout=0)
+        except LimitExceeded:
+            if slots == 1:
+                lease = await room.make_room()
+                if lease is not None:
+                    return lease
+            return await limiter.acquire(key, slots, timeout=queue_timeout)
 
     async def policy(call: Call, call_next: CallNext) -> Source:
         slots = max(1, call.body.n or 1)
         began = time.monotonic()
         try:
-            lease = await limiter.acquire(key, slots, timeout=queue_timeout)
+            lease = await acquire(slots)
         except LimitExceeded as exc:
             call.context.limit_rejected = True
             call.context.limit_wait += time.monotonic() - began
@@ -37,8 +74,10 @@ def limit(limiter: Limiter, key: str, *, queue_timeout: float | None) -> Policy:
                     yield batch
         finally:
             await lease.release()
+            if room is not None:
+                room.released()
 
     return policy
 
 
-__all__ = ["limit"]
+__all__ = ["Room", "limit"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import httpx
 import pytest
@@ -182,3 +183,61 @@ def test_client_disconnect_during_non_stream_closes_upstream(gateway: ServedGate
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(gateway.base_url + "/v1/chat/completions", json=body, timeout=0.5)
     gateway.wait_upstream_closed(timeout=10)
+
+
+# ------------------------------------------------------------------------- Server-Timing
+
+_METRIC = r'[a-z]+;dur=\d+(\.\d+)?(;desc="[^"]*")?'
+_TIMING = re.compile(rf"^{_METRIC}(, {_METRIC})*$")
+
+
+def timing(response: httpx.Response) -> dict[str, str]:
+    """The Server-Timing metrics of ``response`` (W3C syntax checked) by name."""
+    value = response.headers["server-timing"]
+    assert _TIMING.match(value), value
+    return {part.split(";")[0]: part for part in value.split(", ")}
+
+
+def test_server_timing_on_a_streamed_answer_holds_what_is_known_at_the_commit(
+    gateway: ServedGateway,
+) -> None:
+    r = httpx.post(gateway.base_url + "/v1/chat/completions", json={**HELLO, "stream": True})
+    metrics = timing(r)
+    assert set(metrics) == {"gateway", "connect", "upstream"}
+    assert metrics["upstream"].endswith(';desc="first frame"')
+
+
+def test_server_timing_on_a_complete_answer_has_the_upstream_time(
+    gateway: ServedGateway,
+) -> None:
+    r = httpx.post(gateway.base_url + "/v1/chat/completions", json=HELLO)
+    assert r.status_code == 200
+    metrics = timing(r)
+    assert set(metrics) == {"gateway", "connect", "upstream"}
+    assert "desc" not in metrics["upstream"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/v1/chat/completions", {**HELLO, "model": "nope"}),  # before any upstream
+        ("POST", "/v1/chat/completions", {"model": 1}),
+        ("GET", "/v1/models", None),
+        ("GET", "/healthz", None),
+        ("GET", "/nope", None),
+    ],
+)
+def test_server_timing_on_every_other_response(
+    gateway: ServedGateway, method: str, path: str, body: object
+) -> None:
+    r = httpx.request(method, gateway.base_url + path, json=body)
+    assert set(timing(r)) == {"gateway"}
+
+
+def test_server_timing_on_an_upstream_error_counts_the_connection(
+    gateway: ServedGateway,
+) -> None:
+    body = {**HELLO, "messages": [{"role": "user", "content": "x [spark:error_code=10013]"}]}
+    r = httpx.post(gateway.base_url + "/v1/chat/completions", json=body)
+    assert r.status_code == 400
+    assert {"gateway", "connect", "upstream"} <= set(timing(r))

@@ -34,6 +34,8 @@ class SparkAdapter(WebSocketAdapter[Translator]):
     owned_by = "iflytek"
     #: The type of the entry's ``config`` block (the loader converts the block into it).
     config_type: ClassVar[type[msgspec.Struct]] = SparkConfig
+    #: Frames reach the translator as UTF-8 bytes: msgspec decodes them without a str copy.
+    raw_frames: ClassVar[bool] = True
 
     def __init__(self, entry: ModelEntry, *, clock: Clock = time.time) -> None:
         super().__init__(entry)
