@@ -100,6 +100,20 @@ class _Writer:
         self.state = WriterState.CLOSED
         return self.outcome()
 
+    async def _open(self) -> None:
+        """Commit and start a 200 event stream (the SSE writers)."""
+        self._commit()
+        self.tally.status = 200
+        timing = server_timing(self.context, time.monotonic())
+        await self._send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [*sse.HEADERS, *self.headers(), (TIMING, timing)],
+            }
+        )
+        self.state = WriterState.OPEN
+
     def _ends(self, batch: Batch) -> bool:
         """Whether ``batch`` ends the answer: a failure, or the last choice's finish."""
         if batch.finish is not None:
@@ -162,19 +176,6 @@ class SSEWriter(_Writer):
         )
         self.state = WriterState.CLOSED
         return self.outcome()
-
-    async def _open(self) -> None:
-        self._commit()
-        self.tally.status = 200
-        timing = server_timing(self.context, time.monotonic())
-        await self._send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [*sse.HEADERS, *self.headers(), (TIMING, timing)],
-            }
-        )
-        self.state = WriterState.OPEN
 
 
 class JSONWriter(_Writer):

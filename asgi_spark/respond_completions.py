@@ -70,19 +70,6 @@ class CompletionSSEWriter(_Writer):
     async def _body(self, data: bytes, *, more: bool = True) -> None:
         await self._send({"type": "http.response.body", "body": data, "more_body": more})
 
-    async def _open(self) -> None:
-        self._commit()
-        self.tally.status = 200
-        timing = server_timing(self.context, time.monotonic())
-        await self._send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [*sse.HEADERS, *self.headers(), (TIMING, timing)],
-            }
-        )
-        self.state = WriterState.OPEN
-
 
 class CompletionJSONWriter(_Writer):
     """Answers with one ``text_completion`` object once the answer is complete."""

@@ -121,19 +121,6 @@ class ResponsesSSEWriter(_ResponsesWriter):
         data = b"".join(sse.named_event(_NAMES[type(e)], encoder.encode(e)) for e in events)
         await self._send({"type": "http.response.body", "body": data, "more_body": True})
 
-    async def _open(self) -> None:
-        self._commit()
-        self.tally.status = 200
-        timing = server_timing(self.context, time.monotonic())
-        await self._send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [*sse.HEADERS, *self.headers(), (TIMING, timing)],
-            }
-        )
-        self.state = WriterState.OPEN
-
 
 class ResponsesJSONWriter(_ResponsesWriter):
     """Answers with one ``response`` object once the answer is complete."""
