@@ -30,7 +30,7 @@ FailureKind = Literal["encoding", "depth", "syntax", "schema"]
 _AT: Final = " - at `$"
 
 
-class _Decoder(Protocol[T]):
+class Decoder(Protocol[T]):
     def decode(self, data: Any, /) -> T: ...
 
 
@@ -59,7 +59,7 @@ class JsonDecodeFailure(Exception):
         return f"{subject} is malformed: {self.detail}{where}"
 
 
-def decode(decoder: _Decoder[T], data: bytes | str) -> T:
+def decode(decoder: Decoder[T], data: bytes | str) -> T:
     """``decoder.decode(data)``, or :class:`JsonDecodeFailure` (never another exception)."""
     try:
         return decoder.decode(data)
@@ -99,4 +99,12 @@ def split_path(message: str) -> tuple[str, str | None]:
     return text, path.removesuffix("`").removeprefix(".") or None
 
 
-__all__ = ["FailureKind", "JsonDecodeFailure", "classify", "decode", "is_utf8", "split_path"]
+__all__ = [
+    "Decoder",
+    "FailureKind",
+    "JsonDecodeFailure",
+    "classify",
+    "decode",
+    "is_utf8",
+    "split_path",
+]

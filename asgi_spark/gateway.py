@@ -25,10 +25,9 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from enum import Enum
 from functools import partial
-from typing import Any
 
 from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
@@ -38,6 +37,7 @@ from .adapters.base import Adapter
 from .config import ConfigError, ConfigSource, GatewayConfig, build_adapters, load_config
 from .demo import CONFIG_ENV, DEMO_MODEL, demo_config, demo_runtime
 from .endpoint import Endpoint, Handler, Incoming, no_such_route, not_found
+from .endpoints.common import until_disconnect
 from .endpoints.completions import CompletionsEndpoint
 from .endpoints.responses import ResponsesEndpoint
 from .errors import GatewayClosedError, GatewayError
@@ -273,7 +273,7 @@ class Gateway:
             source = call_model(Call(request, request.model, context))
             with runtime.streaming() if request.stream else contextlib.nullcontext():
                 try:
-                    await _until_disconnect(receive, writer.write(source))
+                    await until_disconnect(receive, writer.write(source))
                 finally:
                     await source.aclose()
         except GatewayError as exc:
@@ -303,28 +303,6 @@ def _prepare(config: AppConfig) -> _Prepared:
 
 
 # ------------------------------------------------------------------------------- helpers
-
-
-async def _until_disconnect(receive: Receive, work: Awaitable[Any]) -> None:
-    """Run ``work`` until done or until the client disconnects, whichever comes first.
-
-    A disconnect cancels ``work``, which closes the upstream connection it owns.
-    """
-    task = asyncio.ensure_future(work)
-
-    async def watch() -> None:
-        while (await receive())["type"] != "http.disconnect":
-            pass
-
-    watcher = asyncio.ensure_future(watch())
-    try:
-        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for t in (task, watcher):
-            t.cancel()
-        await asyncio.gather(task, watcher, return_exceptions=True)
-    if task.done() and not task.cancelled() and task.exception() is not None:
-        raise task.exception()  # type: ignore[misc]
 
 
 def create_app(config: AppConfig | None = None) -> Gateway:

@@ -15,14 +15,16 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Final
+from typing import Final, TypeVar
 
 from starlette.datastructures import Headers
 from starlette.types import Receive
 
-from .decoding import JsonDecodeFailure, decode
+from .decoding import Decoder, JsonDecodeFailure, decode
 from .errors import InvalidRequestError, RequestTimeoutError, UnsupportedMediaTypeError
 from .openai_types import ChatCompletionRequest, request_decoder
+
+T = TypeVar("T")
 
 #: Largest accepted request body.  Spark's largest context (128K tokens) fits easily.
 MAX_BODY_BYTES: Final = 8 * 1024 * 1024
@@ -76,10 +78,16 @@ async def _read(receive: Receive, limit: int) -> bytes:
 
 def decode_chat_request(body: bytes) -> ChatCompletionRequest:
     """The body as a chat completion request, or a 400 naming what is wrong."""
+    return decode_body(body, request_decoder, "a JSON chat completion request")
+
+
+def decode_body(body: bytes, decoder: Decoder[T], what: str) -> T:
+    """The body decoded by ``decoder``, or a 400 naming what is wrong (``what``: what an empty
+    body should have been)."""
     if not body.strip():
-        raise InvalidRequestError("the request body is empty; send a JSON chat completion request")
+        raise InvalidRequestError(f"the request body is empty; send {what}")
     try:
-        return decode(request_decoder, body)
+        return decode(decoder, body)
     except JsonDecodeFailure as failure:
         if failure.kind != "schema":
             raise InvalidRequestError(failure.describe("the request body")) from None
@@ -93,6 +101,7 @@ __all__ = [
     "JSON",
     "MAX_BODY_BYTES",
     "ClientGone",
+    "decode_body",
     "decode_chat_request",
     "read_body",
     "require_json",

@@ -20,12 +20,12 @@ from typing import Any, Protocol, TypeVar
 from starlette.types import Receive
 
 from .. import access
-from ..decoding import JsonDecodeFailure, decode
+from ..decoding import Decoder
 from ..endpoint import Incoming
-from ..errors import GatewayError, InvalidRequestError
+from ..errors import GatewayError
 from ..outcome import Outcome
 from ..pipeline import RequestContext, Source
-from ..request_body import MAX_BODY_BYTES, read_body, require_json
+from ..request_body import MAX_BODY_BYTES, decode_body, read_body, require_json
 from ..request_id import client_request_id
 from ..respond import JSONWriter, WriterState
 from ..runtime import Runtime
@@ -35,10 +35,6 @@ T = TypeVar("T", covariant=True)
 #: Reports a finished request: its outcome and the runtime it ran on (the access log and the
 #: observers).
 Report = Callable[[Outcome, Runtime], None]
-
-
-class _Decoder(Protocol[T]):
-    def decode(self, data: Any, /) -> T: ...
 
 
 class Writer(Protocol):
@@ -91,24 +87,14 @@ async def observed(
         report(exchange.writer.outcome(), incoming.runtime)
 
 
-async def read_json(incoming: Incoming, decoder: _Decoder[T], what: str) -> T:
+async def read_json(incoming: Incoming, decoder: Decoder[T], what: str) -> T:
     """The body (a JSON content type, at most :data:`MAX_BODY_BYTES`, within the configured
     ``body_timeout``) decoded, or a 400 naming the bad field; ``what`` is the expected
     request (``"a JSON completion request"``)."""
     require_json(incoming.headers)
     timeout = incoming.runtime.config.body_timeout
     body = await read_body(incoming.receive, limit=MAX_BODY_BYTES, timeout=timeout)
-    if not body.strip():
-        raise InvalidRequestError(f"the request body is empty; send {what}")
-    try:
-        return decode(decoder, body)
-    except JsonDecodeFailure as failure:
-        if failure.kind != "schema":
-            raise InvalidRequestError(failure.describe("the request body")) from None
-        where = f" (at '{failure.path}')" if failure.path else ""
-        raise InvalidRequestError(
-            f"invalid request body: {failure.detail}{where}", param=failure.path
-        ) from None
+    return decode_body(body, decoder, what)
 
 
 async def until_disconnect(receive: Receive, work: Awaitable[Any]) -> None:
