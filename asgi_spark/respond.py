@@ -26,8 +26,9 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from enum import Enum
-from typing import Final
+from typing import Final, Protocol, TypeVar
 
 from starlette.types import Send
 
@@ -44,7 +45,17 @@ logger = logging.getLogger("asgi_spark")
 
 _JSON: Final = (b"content-type", b"application/json")
 REQUEST_ID_HEADER: Final = b"x-request-id"
+
+
 #: Names the request fields the model accepted but could not honour, comma-separated.
+class Collector(Protocol):
+    """What folds a non-streamed answer (:class:`~asgi_spark.completion.Aggregator`, ...)."""
+
+    def add(self, batch: Batch) -> object: ...
+
+
+C = TypeVar("C", bound=Collector)
+
 IGNORED_HEADER: Final = b"x-asgi-spark-ignored-params"
 
 
@@ -113,6 +124,35 @@ class _Writer:
             }
         )
         self.state = WriterState.OPEN
+
+    async def _gather(self, source: Source, start: Callable[[], C]) -> tuple[C, float]:
+        """Fold a non-streamed answer into the collector ``start()`` makes when it begins (the
+        commit point); raise the failure it ends with.  Returns the collector and when the last
+        frame came."""
+        collector: C | None = None
+        async for events in source:
+            batch = fold(events)
+            self.tally.add(batch)
+            if collector is None and batch.started is not None:
+                self._commit()
+                collector = start()
+            if batch.failure is not None:
+                raise batch.failure
+            if collector is not None:
+                collector.add(batch)
+            if self._ends(batch):
+                break
+        if collector is None:
+            raise InternalError("the upstream adapter ended without an answer")
+        return collector, time.monotonic()
+
+    async def _answer_json(self, body: bytes, last_frame: float | None = None) -> Outcome:
+        """The 200 JSON response of a complete answer, with Server-Timing."""
+        self.tally.status = 200
+        timing = server_timing(self.context, time.monotonic(), last_frame=last_frame)
+        await send_json(self._send, 200, body, [*self.headers(), (TIMING, timing)])
+        self.state = WriterState.CLOSED
+        return self.outcome()
 
     def _ends(self, batch: Batch) -> bool:
         """Whether ``batch`` ends the answer: a failure, or the last choice's finish."""
@@ -185,33 +225,14 @@ class JSONWriter(_Writer):
         super().__init__(send, context, stream=False)
 
     async def write(self, source: Source) -> Outcome:
-        aggregator: Aggregator | None = None
-        last_frame: float | None = None
         try:
-            async for events in source:
-                batch = fold(events)
-                self.tally.add(batch)
-                if aggregator is None and batch.started is not None:
-                    self._commit()
-                    aggregator = Aggregator(self.model, self.created)
-                if batch.failure is not None:
-                    raise batch.failure
-                if aggregator is not None:
-                    aggregator.add(batch)
-                if self._ends(batch):
-                    last_frame = time.monotonic()
-                    break
-            if aggregator is None:
-                raise InternalError("the upstream adapter ended without an answer")
+            aggregator, last_frame = await self._gather(
+                source, lambda: Aggregator(self.model, self.created)
+            )
             completion = aggregator.result()
         except Exception as exc:
             return await self._fail_pending(as_gateway_error(exc))
-        self.tally.status = 200
-        body = encode_completion(completion)
-        timing = server_timing(self.context, time.monotonic(), last_frame=last_frame)
-        await send_json(self._send, 200, body, [*self.headers(), (TIMING, timing)])
-        self.state = WriterState.CLOSED
-        return self.outcome()
+        return await self._answer_json(encode_completion(completion), last_frame)
 
 
 def as_gateway_error(exc: Exception) -> GatewayError:

@@ -8,8 +8,6 @@ commit point at ``Started``, an error event and no ``[DONE]`` for a failure afte
 
 from __future__ import annotations
 
-import time
-
 from starlette.types import Send
 
 from . import sse
@@ -18,9 +16,7 @@ from .events import fold
 from .legacy_completions import CompletionEncoder, encode
 from .outcome import Outcome
 from .pipeline import RequestContext, Source
-from .respond import WriterState, _Writer, as_gateway_error, send_json
-from .timing import HEADER as TIMING
-from .timing import server_timing
+from .respond import WriterState, _Writer, as_gateway_error
 
 
 class CompletionSSEWriter(_Writer):
@@ -78,30 +74,14 @@ class CompletionJSONWriter(_Writer):
         super().__init__(send, context, stream=False)
 
     async def write(self, source: Source) -> Outcome:
-        encoder: CompletionEncoder | None = None
         try:
-            async for events in source:
-                batch = fold(events)
-                self.tally.add(batch)
-                if encoder is None and batch.started is not None:
-                    self._commit()
-                    encoder = CompletionEncoder(self.model, self.created)
-                if batch.failure is not None:
-                    raise batch.failure
-                if encoder is not None:
-                    encoder.add(batch)
-                if self._ends(batch):
-                    break
-            if encoder is None:
-                raise InternalError("the upstream adapter ended without an answer")
+            encoder, _ = await self._gather(
+                source, lambda: CompletionEncoder(self.model, self.created)
+            )
             completion = encoder.result()
         except Exception as exc:
             return await self._fail_pending(as_gateway_error(exc))
-        self.tally.status = 200
-        timing = (TIMING, server_timing(self.context, time.monotonic()))
-        await send_json(self._send, 200, encode(completion), [*self.headers(), timing])
-        self.state = WriterState.CLOSED
-        return self.outcome()
+        return await self._answer_json(encode(completion))
 
 
 __all__ = ["CompletionJSONWriter", "CompletionSSEWriter"]

@@ -24,11 +24,9 @@ from .events import fold
 from .outcome import Outcome
 from .param_names import Renamer
 from .pipeline import RequestContext, Source
-from .respond import IGNORED_HEADER, WriterState, _Writer, as_gateway_error, send_json
+from .respond import IGNORED_HEADER, WriterState, _Writer, as_gateway_error
 from .responses_build import ResponseBuilder
 from .responses_types import Response, StreamEvent, encoder
-from .timing import HEADER as TIMING
-from .timing import server_timing
 
 #: Each event type's name, for its ``event:`` line.
 _NAMES: Final[dict[type, bytes]] = {
@@ -128,32 +126,15 @@ class ResponsesJSONWriter(_ResponsesWriter):
     streaming = False
 
     async def write(self, source: Source) -> Outcome:
-        builder: ResponseBuilder | None = None
         try:
-            async for events in source:
-                batch = fold(events)
-                self.tally.add(batch)
-                if builder is None and batch.started is not None:
-                    self._commit()
-                    builder = self._builder()
-                if batch.failure is not None:
-                    raise batch.failure
-                if builder is not None:
-                    builder.add(batch)
-                if batch.finish is not None:
-                    break
-            if builder is None or builder.response.status == "in_progress":
+            builder, _ = await self._gather(source, self._builder)
+            if builder.response.status == "in_progress":
                 raise InternalError("the upstream adapter ended without an answer")
             builder.terminal(int(time.time()))
         except Exception as exc:
             return await self._fail_pending(as_gateway_error(exc))
         self._on_done(builder.response)
-        self.tally.status = 200
-        timing = (TIMING, server_timing(self.context, time.monotonic()))
-        body = encoder.encode(builder.response)
-        await send_json(self._send, 200, body, [*self.headers(), timing])
-        self.state = WriterState.CLOSED
-        return self.outcome()
+        return await self._answer_json(encoder.encode(builder.response))
 
 
 __all__ = ["MakeResponse", "OnDone", "ResponsesJSONWriter", "ResponsesSSEWriter"]
