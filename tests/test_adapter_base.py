@@ -150,24 +150,3 @@ def test_the_spark_adapter_sends_one_text_frame() -> None:
     assert len(exchange.outgoing) == 1
     assert isinstance(exchange.outgoing[0], base.TextFrame)
     assert isinstance(exchange.outgoing[0].data, bytes)  # msgspec's UTF-8, sent without a copy
-
-
-async def test_waiting_reads_the_websockets_buffer() -> None:
-    """Coalescing relies on websockets' receive buffer: if a release moves it, this fails
-    (rather than the gateway silently writing one chunk per frame)."""
-    from websockets.asyncio.client import connect
-    from websockets.asyncio.server import ServerConnection, serve
-
-    async def two_then_close(ws: ServerConnection) -> None:
-        await ws.send("a")
-        await ws.send("b")
-
-    async with serve(two_then_close, "127.0.0.1", 0) as server:
-        port = server.sockets[0].getsockname()[1]
-        async with connect(f"ws://127.0.0.1:{port}") as ws:
-            await ws.wait_closed()  # both messages are in the buffer now
-            assert base._waiting(ws)
-            assert await ws.recv() == "a"
-            assert base._waiting(ws)
-            assert await ws.recv() == "b"
-            assert not base._waiting(ws)

@@ -37,13 +37,12 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, Iterable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Final, Generic, TypeVar
 from urllib.parse import urlsplit
 
 import msgspec
-from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from ..config.schema import ModelEntry, mask_url_password
@@ -55,6 +54,7 @@ from ..secrets import redact, redact_upstream
 from .connector import Connector, DirectConnector, Proxy, Timeouts, oversize_error
 from .deadline import ExchangeDeadline, Receive
 from .handshake import body_message, refusal_error
+from .link import Link
 
 StateT = TypeVar("StateT")
 
@@ -304,7 +304,7 @@ class WebSocketAdapter(Adapter, Generic[StateT]):
                             while (
                                 frames < COALESCE_FRAMES
                                 and not self.is_complete(state)
-                                and _waiting(ws)
+                                and ws.waiting()
                             ):
                                 data = await recv()  # already here: does not wait
                                 try:
@@ -332,7 +332,7 @@ class WebSocketAdapter(Adapter, Generic[StateT]):
         finally:
             deadline.cancel()
 
-    def _closed(self, state: StateT, closed: ConnectionClosed, ws: ClientConnection) -> list[Event]:
+    def _closed(self, state: StateT, closed: ConnectionClosed, ws: Link) -> list[Event]:
         too_big = oversize_error(closed, ws)  # a message the gateway would not read
         if too_big is not None:
             return [Failed(too_big)]
@@ -341,22 +341,11 @@ class WebSocketAdapter(Adapter, Generic[StateT]):
         return self.on_close(state, code, reason)
 
 
-def _raw_recv(ws: ClientConnection) -> Receive:
-    async def recv() -> str | bytes:
-        return await ws.recv(decode=False)
+def _raw_recv(ws: Link) -> Receive:
+    def recv() -> Awaitable[str | bytes]:
+        return ws.recv(False)
 
     return recv
-
-
-def _waiting(ws: ClientConnection) -> bool:
-    """Whether a whole message is already in ``ws``'s receive buffer (``recv()`` will not
-    wait).  Reads websockets' buffer (``recv_messages.frames``); a websockets release that
-    moves it makes this ``False`` (no coalescing), which a test notices."""
-    try:
-        queue = ws.recv_messages.frames.queue
-    except AttributeError:
-        return False
-    return bool(queue) and queue[0].fin
 
 
 def _describe_os_error(exc: BaseException) -> str:

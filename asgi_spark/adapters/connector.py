@@ -20,10 +20,13 @@ so a connection that is already open costs no signature.  :class:`DirectConnecto
 connection per request; the warm pool (:mod:`.pool`) takes its place without the adapter
 changing.
 
+Each connection is a :class:`~.link.Link`: ``websockets``' Sans-I/O protocol under a lean
+asyncio driver made for one request per connection (:mod:`.link` says why).
+
 A message larger than :data:`MAX_FRAME_BYTES` is not read: the connection is failed with close
-code 1009 and ends at once (:class:`_FailFastConnection`; the peer is not waited for, since one
-that keeps streaming would never answer), and :func:`oversize_error` names the size and the
-limit.
+code 1009 and ends at once (the link closes its socket right after the close frame; the peer is
+not waited for, since one that keeps streaming would never answer), and :func:`oversize_error`
+names the size and the limit.
 """
 
 from __future__ import annotations
@@ -35,12 +38,11 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, PayloadTooBig
 from websockets.frames import CloseCode
 
 from ..errors import ConnectTimeoutError, GatewayError, UpstreamProtocolError
-from .wire_log import UPSTREAM_LOG
+from .link import Link, open_link
 
 if TYPE_CHECKING:
     from ..config.schema import ModelEntry
@@ -89,7 +91,7 @@ class Timeouts:
 class Upstream:
     """One upstream connection lent to one request."""
 
-    ws: ClientConnection
+    ws: Link
     #: It came warm from a pool (opened before the request, never used).
     pooled: bool = False
     #: Seconds spent opening it on the request's path (0 when pooled).
@@ -131,26 +133,14 @@ class DirectConnector:
         return DirectConnection(sign, timeouts, proxy, refusal)
 
 
-async def open_connection(
-    url: str, timeouts: Timeouts, proxy: Proxy, refusal: Refusal
-) -> ClientConnection:
+async def open_connection(url: str, timeouts: Timeouts, proxy: Proxy, refusal: Refusal) -> Link:
     """Open a WebSocket to ``url`` within ``timeouts.connect``; a refused handshake becomes
     ``refusal(status, body)``, a slow one :class:`~asgi_spark.errors.ConnectTimeoutError`.
-    The caller owns the connection it gets."""
+    The caller owns the connection it gets.  No permessage-deflate offer and no pings, like
+    the official clients; messages over :data:`MAX_FRAME_BYTES` are refused (1009)."""
     limit = timeouts.connect
     try:
-        return await connect(
-            url,
-            open_timeout=limit,
-            max_size=MAX_FRAME_BYTES,  # bounds memory; Spark frames are a few KB
-            ping_interval=None,  # Spark sends no pings and the official clients send none
-            compression=None,  # no permessage-deflate offer, like the official clients
-            proxy=True if proxy == "auto" else proxy,
-            # ws.close() then bounds its own wait: no wait_for (a task) per closed connection
-            close_timeout=timeouts.close,
-            logger=UPSTREAM_LOG,  # not websockets.client: redacted, whatever the host logs
-            create_connection=_FailFastConnection,
-        )
+        return await open_link(url, max_size=MAX_FRAME_BYTES, proxy=proxy, limit=limit)
     except InvalidStatus as exc:
         response = exc.response
         raise refusal(response.status_code, bytes(response.body or b"")) from None
@@ -160,23 +150,7 @@ async def open_connection(
         ) from None
 
 
-class _FailFastConnection(ClientConnection):
-    """A client connection that ends as soon as it cannot read upstream any more.
-
-    When a frame is over ``max_size`` (or breaks the protocol), ``websockets`` sends its close
-    frame (1009, 1002, ...) and then waits up to ``close_timeout`` for the peer's, while
-    ``recv()`` sees nothing: a peer still streaming its oversize answer looks silent until a
-    deadline passes.  Here the transport is closed right after the close frame is written, so
-    ``recv()`` raises :class:`ConnectionClosed` (chained to the parser's error) at once.
-    """
-
-    def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        if self.protocol.parser_exc is not None and not self.transport.is_closing():
-            self.transport.close()  # flushes the close frame, then closes
-
-
-def oversize_error(closed: ConnectionClosed, ws: ClientConnection) -> UpstreamProtocolError | None:
+def oversize_error(closed: ConnectionClosed, ws: Link) -> UpstreamProtocolError | None:
     """The error for a connection the gateway failed with 1009 because upstream sent a message
     over :data:`MAX_FRAME_BYTES`; ``None`` for any other ending.  The size comes from the
     parser's error (``ws.protocol.parser_exc``: not every release chains it to ``closed``)."""
@@ -225,19 +199,13 @@ class DirectConnection:
             await close_quietly(upstream.ws, self._timeouts.close)
 
 
-async def close_quietly(ws: ClientConnection, limit: float | None) -> None:
-    """Close, waiting at most ``limit`` seconds for the peer; abort the transport if it will
-    not answer."""
+async def close_quietly(ws: Link, limit: float | None) -> None:
+    """Close, waiting at most ``limit`` seconds for the peer; abort the socket if it will
+    not answer (or if this is cancelled)."""
     try:
-        if ws.close_timeout == limit:  # opened by open_connection: close() keeps the limit
-            await ws.close()
-        else:
-            await asyncio.wait_for(ws.close(), timeout=limit)
-    except (asyncio.TimeoutError, OSError, ConnectionClosed):
-        pass
-    finally:
-        if ws.transport is not None and not ws.transport.is_closing():
-            ws.transport.abort()
+        await ws.close(limit)
+    except OSError:
+        ws.abort()
 
 
 __all__ = [

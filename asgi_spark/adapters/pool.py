@@ -36,7 +36,6 @@ from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Final
 
-from websockets.asyncio.client import ClientConnection
 from websockets.protocol import State
 
 from ..clock import Clock
@@ -52,6 +51,7 @@ from .connector import (
     close_quietly,
     open_connection,
 )
+from .link import Link
 
 logger = logging.getLogger("asgi_spark")
 
@@ -80,7 +80,7 @@ class PoolStats:
 
 @dataclass(slots=True)
 class _Idle:
-    ws: ClientConnection
+    ws: Link
     lease: Lease
     signed_at: float
 
@@ -149,7 +149,7 @@ class WarmPool:
             return DirectConnection(sign, timeouts, proxy, refusal)
         return _Lent(self, DirectConnection(sign, timeouts, proxy, refusal))
 
-    async def _take(self) -> ClientConnection | None:
+    async def _take(self) -> Link | None:
         """The oldest idle connection that is still open and young enough, its slot released
         (the request holds its own); ``None`` when there is none."""
         now = self._clock()
@@ -178,7 +178,7 @@ class WarmPool:
         caller, so the pool cannot take it back first.  ``None`` when the pool held none."""
         if self._idle:
             item = self._idle.popleft()
-            item.ws.transport.abort()  # never used: no close handshake to wait for
+            item.ws.abort()  # never used: no close handshake to wait for
             self._discarded += 1
             self._changed_now()
             return item.lease
@@ -317,7 +317,7 @@ class WarmPool:
             self._backoff = 0.0
             lease = self._leases.pop(task, None)
             if lease is None:  # its slot was given to a request meanwhile
-                ws.transport.abort()
+                ws.abort()
                 self._discarded += 1
             else:
                 self._idle.append(_Idle(ws, lease, signed_at))

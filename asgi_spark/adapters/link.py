@@ -1,0 +1,371 @@
+"""A lean WebSocket client for one request per connection: ``websockets``' Sans-I/O
+:class:`~websockets.client.ClientProtocol` driven by a plain :class:`asyncio.Protocol`.
+
+``websockets``' own asyncio client (``websockets.asyncio.client``) is made for long-lived
+connections: each one carries a message assembler with its own futures and locks, a send
+context manager per frame, a keepalive machinery, the handshake awaited through
+``asyncio.wait``, and redirects.  A gateway that opens one connection per request, sends one
+frame and reads an answer pays for all of it on every request (about a quarter of its CPU,
+``benchmarks/README.md``).  :class:`Link` keeps the protocol logic where it is (handshake
+checks, framing, the close handshake, pings answered, ``max_size``: all ``websockets``') and
+replaces only the I/O layer, the pattern of ``websockets``' own ``asyncio/connection.py``:
+
+* **receiving**: every complete message goes into a deque; :meth:`Link.recv` takes the oldest
+  or waits for one on a single future.  Reading pauses at :data:`HIGH_WATER` buffered messages
+  and resumes at :data:`LOW_WATER`, so a slow client cannot make the gateway buffer an
+  upstream's whole answer;
+* **sending**: a frame is written at once (one small request frame: no flow control);
+* **ending**: once a close frame has come (or the parser failed), :meth:`Link.recv` raises
+  :class:`~websockets.exceptions.ConnectionClosed` after the buffered messages, without waiting
+  for TCP to close; a parser error (a message over ``max_size``, a protocol error) closes the
+  transport right after the close frame is written, so a peer that keeps streaming cannot make
+  the gateway wait; :meth:`Link.close` does the closing handshake and waits at most ``limit``
+  seconds for the server to close TCP (the server closes first, so the TIME_WAIT is its own),
+  then aborts.
+
+:func:`open_link` opens one, directly or through a proxy (HTTP ``CONNECT`` or SOCKS, with
+``websockets``' helpers), within one deadline for TCP, TLS and the handshake.  The caller owns
+the link and must close it (:class:`~.connector.DirectConnection` does, on every path).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl as ssl_module
+from collections import deque
+from typing import TYPE_CHECKING, Final, Literal, cast
+
+from websockets.asyncio.client import connect_http_proxy, connect_socks_proxy
+from websockets.client import ClientProtocol
+from websockets.exceptions import ConnectionClosed, ConnectionClosedError, ConnectionClosedOK
+from websockets.frames import OK_CLOSE_CODES, Frame, Opcode
+from websockets.http11 import USER_AGENT, Response
+from websockets.protocol import State
+from websockets.proxy import get_proxy, parse_proxy
+from websockets.uri import WebSocketURI, parse_uri
+
+from .wire_log import UPSTREAM_LOG
+
+if TYPE_CHECKING:
+    from websockets.protocol import Event
+
+#: Buffered messages at which reading from the socket pauses, and at which it resumes.
+HIGH_WATER: Final = 16
+LOW_WATER: Final = 4
+
+_TEXT, _BINARY, _CONT = Opcode.TEXT, Opcode.BINARY, Opcode.CONT
+_OPEN, _CLOSED = State.OPEN, State.CLOSED
+
+
+class Link(asyncio.Protocol):
+    """One client WebSocket connection: see the module docstring.
+
+    ``protocol`` is the connection's state (``websockets``' Sans-I/O object, readable by the
+    caller: ``protocol.parser_exc``, ``protocol.close_rcvd``, ...); ``transport`` the socket.
+    """
+
+    __slots__ = (
+        "_fragments",
+        "_fragments_text",
+        "_lost",
+        "_lost_waiter",
+        "_messages",
+        "_paused",
+        "_waiter",
+        "loop",
+        "protocol",
+        "response",
+        "transport",
+    )
+
+    def __init__(self, protocol: ClientProtocol, loop: asyncio.AbstractEventLoop) -> None:
+        self.protocol = protocol
+        self.loop = loop
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]  # connection_made
+        #: The server's handshake answer, once it came.
+        self.response: Response | None = None
+        self._messages: deque[tuple[bool, bytes | bytearray]] = deque()
+        self._fragments: list[bytes | bytearray] | None = None
+        self._fragments_text = False
+        self._waiter: asyncio.Future[None] | None = None
+        self._lost = False
+        self._lost_waiter: asyncio.Future[None] | None = None
+        self._paused = False
+
+    # ------------------------------------------------------------------------ the state
+
+    @property
+    def state(self) -> State:
+        return self.protocol.state
+
+    def waiting(self) -> bool:
+        """Whether a whole message is already buffered (:meth:`recv` will not wait)."""
+        return bool(self._messages)
+
+    @property
+    def closed(self) -> bool:
+        """The socket is closed (``connection_lost`` has run)."""
+        return self._lost
+
+    # -------------------------------------------------------------------- the user's side
+
+    async def recv(self, decode: bool = True) -> str | bytes:
+        """The next message: a text message as ``str`` (``bytes`` when ``decode`` is false), a
+        binary one as ``bytes``.  Raises :class:`ConnectionClosed` once the connection has
+        ended and every buffered message was read.  Cancellation-safe."""
+        messages = self._messages
+        while not messages:
+            protocol = self.protocol
+            if (
+                self._lost
+                or protocol.close_rcvd is not None
+                or protocol.parser_exc is not None
+                or protocol.state is _CLOSED
+            ):
+                raise self.close_exc()
+            waiter = self._waiter = self.loop.create_future()
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+        text, data = messages.popleft()
+        if self._paused and len(messages) <= LOW_WATER:
+            self._paused = False
+            if not self._lost:
+                self.transport.resume_reading()
+        # websockets' parser gives a bytearray: bytes() copies it (as websockets' own recv
+        # does), the decode does not need to
+        return data.decode() if text and decode else bytes(data)
+
+    async def send(self, data: str | bytes, *, text: bool) -> None:
+        """Send one message, as a text frame (``str``, or ``bytes`` already UTF-8) or a binary
+        one.  Raises :class:`ConnectionClosed` when the connection is not open."""
+        protocol = self.protocol
+        if protocol.state is not _OPEN or self._lost:
+            raise self.close_exc()
+        payload = data.encode() if isinstance(data, str) else data
+        if text:
+            protocol.send_text(payload)
+        else:
+            protocol.send_binary(payload)
+        self._flush()
+
+    async def close(self, limit: float | None) -> None:
+        """The closing handshake (code 1000 unless one is under way), then wait at most
+        ``limit`` seconds (``None``: no limit) for the server to close the socket; abort it
+        if it does not, and also when this wait is cancelled."""
+        if self._lost:
+            return
+        protocol = self.protocol
+        if protocol.state is _OPEN:
+            protocol.send_close(1000)
+            self._flush()
+        if self._lost:
+            return
+        waiter = self._lost_waiter = self.loop.create_future()
+        timer = None if limit is None else self.loop.call_later(limit, self.abort)
+        try:
+            await waiter
+        finally:
+            if timer is not None:
+                timer.cancel()
+            if not self._lost:
+                self.abort()
+
+    async def wait_closed(self) -> None:
+        """Return once the socket is closed."""
+        if not self._lost:
+            if self._lost_waiter is None:
+                self._lost_waiter = self.loop.create_future()
+            await asyncio.shield(self._lost_waiter)
+
+    def abort(self) -> None:
+        """Close the socket now, without a closing handshake."""
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.abort()
+
+    def close_exc(self) -> ConnectionClosed:
+        """The :class:`ConnectionClosed` that says how the connection ended: the close frames
+        received and sent, chained to the parser's error, as ``websockets`` raises it."""
+        protocol = self.protocol
+        if protocol.state is _CLOSED:
+            return protocol.close_exc
+        rcvd, sent = protocol.close_rcvd, protocol.close_sent
+        ok = (
+            rcvd is not None
+            and sent is not None
+            and rcvd.code in OK_CLOSE_CODES
+            and sent.code in OK_CLOSE_CODES
+        )
+        exc = (ConnectionClosedOK if ok else ConnectionClosedError)(
+            rcvd, sent, protocol.close_rcvd_then_sent
+        )
+        exc.__cause__ = protocol.parser_exc
+        return exc
+
+    # ---------------------------------------------------------------- asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        protocol = self.protocol
+        protocol.receive_data(data)
+        events = protocol.events_received()
+        self._flush()
+        if protocol.parser_exc is not None and not self.transport.is_closing():
+            self.transport.close()  # flushes the close frame, then closes: fail fast
+        for event in events:
+            self._event(event)
+        self._wake()
+
+    def eof_received(self) -> Literal[False]:
+        protocol = self.protocol
+        protocol.receive_eof()
+        events = protocol.events_received()  # a handshake answer read until EOF
+        self._flush()
+        for event in events:
+            self._event(event)
+        self._wake()
+        return False  # the transport closes itself
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.protocol.receive_eof()  # idempotent: the state is CLOSED now
+        self._lost = True
+        self._wake()
+        lost = self._lost_waiter
+        if lost is not None and not lost.done():
+            lost.set_result(None)
+
+    # --------------------------------------------------------------------------- inside
+
+    def _event(self, event: Event) -> None:
+        if not isinstance(event, Frame):
+            if isinstance(event, Response):
+                self.response = event  # the handshake's answer
+            return
+        opcode = event.opcode
+        data = cast("bytes | bytearray", event.data)  # Frame.parse gives a bytearray
+        if opcode is _TEXT or opcode is _BINARY:
+            if event.fin:
+                self._push(opcode is _TEXT, data)
+            else:
+                self._fragments = [data]
+                self._fragments_text = opcode is _TEXT
+        elif opcode is _CONT:
+            fragments = self._fragments
+            if fragments is not None:  # the protocol checked the order
+                fragments.append(data)
+                if event.fin:
+                    self._fragments = None
+                    self._push(self._fragments_text, b"".join(fragments))
+        # close, ping and pong: the protocol answered them already
+
+    def _push(self, text: bool, data: bytes | bytearray) -> None:
+        messages = self._messages
+        messages.append((text, data))
+        if not self._paused and len(messages) >= HIGH_WATER:
+            self._paused = True
+            self.transport.pause_reading()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _flush(self) -> None:
+        transport = self.transport
+        for data in self.protocol.data_to_send():
+            if data:
+                transport.write(data)
+            elif transport.can_write_eof():  # half-close, as websockets does
+                with contextlib.suppress(OSError, RuntimeError):
+                    transport.write_eof()
+            else:  # TLS cannot half-close
+                transport.close()
+
+
+async def open_link(
+    url: str,
+    *,
+    max_size: int,
+    proxy: Literal["auto"] | str | None,
+    limit: float | None,
+) -> Link:
+    """Open a WebSocket to ``url`` (through ``proxy``: ``"auto"`` follows the environment)
+    within ``limit`` seconds for TCP, TLS and the handshake.
+
+    Raises what the handshake raised (``websockets.exceptions.InvalidStatus`` for a refusal,
+    another ``InvalidHandshake`` for a bad answer), ``OSError`` when unreachable and
+    ``TimeoutError`` when ``limit`` passed; the socket is closed then.
+    """
+    uri = parse_uri(url)
+    loop = asyncio.get_running_loop()
+    protocol = ClientProtocol(uri, max_size=max_size, logger=UPSTREAM_LOG)
+    link = Link(protocol, loop)
+    try:
+        if limit is None:
+            await _open(link, uri, proxy)
+        elif hasattr(asyncio, "timeout"):  # Python 3.11+: a timer, no task
+            async with asyncio.timeout(limit):
+                await _open(link, uri, proxy)
+        else:  # pragma: no cover - Python 3.10
+            await asyncio.wait_for(_open(link, uri, proxy), limit)
+    except BaseException:
+        link.abort()
+        raise
+    return link
+
+
+async def _open(link: Link, uri: WebSocketURI, proxy: str | None) -> None:
+    await _connect(link, uri, get_proxy(uri) if proxy == "auto" else proxy)
+    protocol = link.protocol
+    request = protocol.connect()
+    request.headers["User-Agent"] = USER_AGENT
+    protocol.send_request(request)
+    link._flush()
+    while link.response is None and protocol.handshake_exc is None and not link.closed:
+        waiter = link._waiter = link.loop.create_future()
+        try:
+            await waiter
+        finally:
+            link._waiter = None
+    if protocol.handshake_exc is not None:
+        raise protocol.handshake_exc
+    if link.response is None:  # pragma: no cover - receive_eof sets handshake_exc
+        raise ConnectionResetError("upstream closed the connection during the handshake")
+
+
+async def _connect(link: Link, uri: WebSocketURI, proxy: str | None) -> None:
+    loop = link.loop
+    tls = True if uri.secure else None
+    hostname = uri.host if uri.secure else None
+    if proxy is None:
+        await loop.create_connection(
+            lambda: link, uri.host, uri.port, ssl=tls, server_hostname=hostname
+        )
+        return
+    parsed = parse_proxy(proxy)
+    if parsed.scheme.startswith("socks"):
+        sock = await connect_socks_proxy(parsed, uri)
+        await loop.create_connection(lambda: link, sock=sock, ssl=tls, server_hostname=hostname)
+        return
+    options: dict[str, object] = {"ssl": True} if parsed.scheme == "https" else {}
+    transport = await connect_http_proxy(parsed, uri, user_agent_header=USER_AGENT, **options)
+    transport.set_protocol(link)
+    if uri.secure:
+        try:
+            tunnelled = await loop.start_tls(
+                transport, link, ssl_module.create_default_context(), server_hostname=uri.host
+            )
+        except BaseException:
+            transport.abort()
+            raise
+        assert tunnelled is not None
+        transport = tunnelled
+    link.connection_made(transport)
+
+
+__all__ = ["HIGH_WATER", "LOW_WATER", "Link", "open_link"]
