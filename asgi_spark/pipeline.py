@@ -6,7 +6,9 @@ model is a function ``call_next(call) -> source``.  A **policy** has the Tower/m
 (fallback, with ``dataclasses.replace(call, model=...)``), rewrite ``call.body`` before the
 frame is built (structured output, forced tool choice), hold a limiter slot around the call
 (limit), or filter and observe the batches (stop, metrics).  :func:`compose` stacks policies,
-the first one outermost.
+the first one outermost.  A policy with nothing to do for a request (no ``stop``, ``n`` of 1)
+returns ``call_next(call)`` itself rather than relaying it: every relaying layer costs a
+generator step per batch, so a request pays only for the layers it uses.
 
 The **commit point** is the ``Started`` event reaching the writer: the writer sets
 ``call.context.committed`` then.  Before it a policy may still retry, fall back or fail with a

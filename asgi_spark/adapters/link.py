@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ssl as ssl_module
 from collections import deque
 from typing import TYPE_CHECKING, Final, Literal, cast
@@ -301,7 +302,7 @@ async def open_link(
     another ``InvalidHandshake`` for a bad answer), ``OSError`` when unreachable and
     ``TimeoutError`` when ``limit`` passed; the socket is closed then.
     """
-    uri = parse_uri(url)
+    uri = _parse_uri(url)
     loop = asyncio.get_running_loop()
     protocol = ClientProtocol(uri, max_size=max_size, logger=UPSTREAM_LOG)
     link = Link(protocol, loop)
@@ -317,6 +318,10 @@ async def open_link(
         link.abort()
         raise
     return link
+
+
+#: The URL of every connection opened within one second is the same (signed per second).
+_parse_uri = functools.lru_cache(maxsize=64)(parse_uri)
 
 
 async def _open(link: Link, uri: WebSocketURI, proxy: str | None) -> None:

@@ -58,7 +58,12 @@ def single_choice_only(body: ChatCompletionRequest, param: str) -> None:
 def choices(max_n: int) -> Policy:
     """The policy for a model whose ``max_n`` is given."""
 
-    async def policy(call: Call, call_next: CallNext) -> Source:
+    def policy(call: Call, call_next: CallNext) -> Source:
+        if call.body.n in (None, 1) and max_n >= 1:  # one answer: no layer of its own
+            return call_next(call)
+        return _choose(call, call_next)
+
+    async def _choose(call: Call, call_next: CallNext) -> Source:
         n = choices_wanted(call.body, max_n)
         if n == 1:
             async with aclosing(call_next(call)) as source:

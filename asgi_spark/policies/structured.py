@@ -193,7 +193,13 @@ def _schema(fmt: dict[str, Any]) -> dict[str, Any]:
 def structured(*, functions: bool, retries: int) -> Policy:
     """The policy for one model: ``functions`` says whether it has function calling."""
 
-    async def policy(call: Call, call_next: CallNext) -> Source:
+    def policy(call: Call, call_next: CallNext) -> Source:
+        body = call.body
+        if body.response_format is None and body.tool_choice is None and body.function_call is None:
+            return call_next(call)  # nothing to emulate: no layer of its own
+        return _emulate(call, call_next)
+
+    async def _emulate(call: Call, call_next: CallNext) -> Source:
         chosen = plan(call.body, functions=functions)
         if chosen is None:
             async with aclosing(call_next(call)) as source:

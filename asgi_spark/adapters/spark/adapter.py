@@ -20,7 +20,7 @@ from ...openai_types import ChatCompletionRequest
 from ...secrets import redact
 from ..base import Exchange, TextFrame, WebSocketAdapter, body_message
 from . import codes, params
-from .auth import sign_url
+from .auth import UrlSigner
 from .frames import encode_request
 from .request import Target, build_request
 from .settings import SparkConfig, SparkSettings
@@ -52,6 +52,7 @@ class SparkAdapter(WebSocketAdapter[Translator]):
             strict=entry.strict_params,
         )
         self._secrets = (s.app_id, s.api_key, s.api_secret)
+        self._signer = UrlSigner(s.url, s.api_key, s.api_secret, clock=clock)
 
     def describe(self) -> dict[str, str]:
         s = self.settings
@@ -75,8 +76,7 @@ class SparkAdapter(WebSocketAdapter[Translator]):
         return params.ignored_params(request, self._target.version)
 
     def build_url(self) -> str:
-        s = self.settings
-        return sign_url(s.url, s.api_key.reveal(), s.api_secret.reveal(), clock=self._clock)
+        return self._signer()  # signed once per second: the signature's resolution
 
     def convert_request(self, request: ChatCompletionRequest) -> Exchange[Translator]:
         spark = build_request(request, self._target)
