@@ -19,7 +19,8 @@ from websockets.exceptions import (
 )
 from websockets.protocol import State
 
-from asgi_spark.adapters.link import HIGH_WATER, LOW_WATER, Link, open_link
+from asgi_spark.adapters.dial import open_link
+from asgi_spark.adapters.link import HIGH_WATER, LOW_WATER, Link
 from tests.wire.capture import OP_CONTINUATION, OP_TEXT, accept_key, encode_frame
 
 Handler = Callable[[ServerConnection], Awaitable[None]]

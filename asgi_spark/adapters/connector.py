@@ -42,7 +42,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, PayloadTooBig
 from websockets.frames import CloseCode
 
 from ..errors import ConnectTimeoutError, GatewayError, UpstreamProtocolError
-from .link import Link, open_link
+from .dial import open_link
+from .link import Link
 
 if TYPE_CHECKING:
     from ..config.schema import ModelEntry

@@ -15,6 +15,11 @@ replaces only the I/O layer, the pattern of ``websockets``' own ``asyncio/connec
   and resumes at :data:`LOW_WATER`, so a slow client cannot make the gateway buffer an
   upstream's whole answer;
 * **sending**: a frame is written at once (one small request frame: no flow control);
+* **the fast paths**: the handshake's answer and plain data frames, nearly all of the traffic,
+  are read by :mod:`.wsfast` without ``websockets``' generator parsers (after a plain ``101``
+  the link continues with a second protocol object created open); the first byte of anything
+  else goes, with everything after it, to ``websockets``.  At DEBUG level on
+  ``asgi_spark.upstream`` the fast paths are off, so ``websockets`` logs every frame as before;
 * **ending**: once a close frame has come (or the parser failed), :meth:`Link.recv` raises
   :class:`~websockets.exceptions.ConnectionClosed` after the buffered messages, without waiting
   for TCP to close; a parser error (a message over ``max_size``, a protocol error) closes the
@@ -23,30 +28,24 @@ replaces only the I/O layer, the pattern of ``websockets``' own ``asyncio/connec
   seconds for the server to close TCP (the server closes first, so the TIME_WAIT is its own),
   then aborts.
 
-:func:`open_link` opens one, directly or through a proxy (HTTP ``CONNECT`` or SOCKS, with
-``websockets``' helpers), within one deadline for TCP, TLS and the handshake.  The caller owns
-the link and must close it (:class:`~.connector.DirectConnection` does, on every path).
+:func:`~.dial.open_link` opens one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import ssl as ssl_module
 from collections import deque
 from typing import TYPE_CHECKING, Final, Literal, cast
 
-from websockets.asyncio.client import connect_http_proxy, connect_socks_proxy
 from websockets.client import ClientProtocol
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError, ConnectionClosedOK
 from websockets.frames import OK_CLOSE_CODES, Frame, Opcode
-from websockets.http11 import USER_AGENT, Response
+from websockets.http11 import Response
 from websockets.protocol import State
-from websockets.proxy import get_proxy, parse_proxy
-from websockets.uri import WebSocketURI, parse_uri
 
 from .wire_log import UPSTREAM_LOG
+from .wsfast import MAX_HEAD, clean_switch, scan
 
 if TYPE_CHECKING:
     from websockets.protocol import Event
@@ -67,25 +66,41 @@ class Link(asyncio.Protocol):
     """
 
     __slots__ = (
+        "_fast",
         "_fragments",
         "_fragments_text",
+        "_head",
         "_lost",
         "_lost_waiter",
+        "_max_size",
         "_messages",
         "_paused",
+        "_rest",
         "_waiter",
+        "accepted",
         "loop",
         "protocol",
-        "response",
         "transport",
     )
 
-    def __init__(self, protocol: ClientProtocol, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        protocol: ClientProtocol,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        max_size: int | None = None,
+        fast: bool = True,
+    ) -> None:
         self.protocol = protocol
         self.loop = loop
         self.transport: asyncio.Transport = None  # type: ignore[assignment]  # connection_made
-        #: The server's handshake answer, once it came.
-        self.response: Response | None = None
+        #: The handshake succeeded (the protocol object may be a second one since).
+        self.accepted = False
+        self._max_size = max_size
+        self._fast = fast  # frames on the fast path (until the first other one)
+        #: The handshake's answer so far while the fast path reads it.
+        self._head: bytearray | None = bytearray() if fast else None
+        self._rest = b""  # the start of a frame that has not fully arrived (fast path)
         self._messages: deque[tuple[bool, bytes | bytearray]] = deque()
         self._fragments: list[bytes | bytearray] | None = None
         self._fragments_text = False
@@ -212,17 +227,39 @@ class Link(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        protocol = self.protocol
-        protocol.receive_data(data)
-        events = protocol.events_received()
-        self._flush()
-        if protocol.parser_exc is not None and not self.transport.is_closing():
-            self.transport.close()  # flushes the close frame, then closes: fail fast
-        for event in events:
-            self._event(event)
-        self._wake()
+        head = self._head
+        if head is not None:  # the handshake's answer, on the fast path
+            head += data
+            end = head.find(b"\r\n\r\n")
+            if end < 0 and len(head) <= MAX_HEAD:
+                return  # more to come
+            self._head = None
+            protocol = self.protocol
+            if end < 0 or not clean_switch(bytes(head[: end + 4]), protocol.key):
+                self._fast = False
+                self._receive(bytes(head))  # websockets judges it (and raises its error)
+                return
+            self.protocol = ClientProtocol(
+                protocol.uri, state=_OPEN, max_size=self._max_size, logger=UPSTREAM_LOG
+            )
+            self.accepted = True
+            data = bytes(head[end + 4 :])
+        if self._fast and self.accepted:
+            if self._rest:
+                data = self._rest + data
+            used, other = scan(data, self._max_size, self._push)
+            if other:  # a close, a ping, a fragment...: websockets from here on
+                self._fast = False
+                self._rest = b""
+                self._receive(data[used:])
+                return
+            self._rest = data[used:] if used < len(data) else b""
+            self._wake()
+            return
+        self._receive(data)
 
     def eof_received(self) -> Literal[False]:
+        self._hand_over()
         protocol = self.protocol
         protocol.receive_eof()
         events = protocol.events_received()  # a handshake answer read until EOF
@@ -233,7 +270,11 @@ class Link(asyncio.Protocol):
         return False  # the transport closes itself
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.protocol.receive_eof()  # idempotent: the state is CLOSED now
+        self._hand_over()
+        protocol = self.protocol
+        protocol.receive_eof()  # idempotent: the state is CLOSED now
+        for event in protocol.events_received():
+            self._event(event)
         self._lost = True
         self._wake()
         lost = self._lost_waiter
@@ -242,10 +283,32 @@ class Link(asyncio.Protocol):
 
     # --------------------------------------------------------------------------- inside
 
+    def _receive(self, data: bytes) -> None:
+        """``data`` to websockets' protocol; what it sends back is written at once."""
+        protocol = self.protocol
+        protocol.receive_data(data)
+        events = protocol.events_received()
+        self._flush()
+        if protocol.parser_exc is not None and not self.transport.is_closing():
+            self.transport.close()  # flushes the close frame, then closes: fail fast
+        for event in events:
+            self._event(event)
+        self._wake()
+
+    def _hand_over(self) -> None:
+        """At the end of the stream, what the fast paths still hold goes to websockets."""
+        head, self._head = self._head, None
+        if head:
+            self.protocol.receive_data(bytes(head))
+        rest, self._rest = self._rest, b""
+        if rest:
+            self.protocol.receive_data(rest)
+        self._fast = False
+
     def _event(self, event: Event) -> None:
         if not isinstance(event, Frame):
             if isinstance(event, Response):
-                self.response = event  # the handshake's answer
+                self.accepted = True  # unless handshake_exc says otherwise
             return
         opcode = event.opcode
         data = cast("bytes | bytearray", event.data)  # Frame.parse gives a bytearray
@@ -265,6 +328,7 @@ class Link(asyncio.Protocol):
         # close, ping and pong: the protocol answered them already
 
     def _push(self, text: bool, data: bytes | bytearray) -> None:
+        """One whole message in (from websockets or the fast path)."""
         messages = self._messages
         messages.append((text, data))
         if not self._paused and len(messages) >= HIGH_WATER:
@@ -288,89 +352,4 @@ class Link(asyncio.Protocol):
                 transport.close()
 
 
-async def open_link(
-    url: str,
-    *,
-    max_size: int,
-    proxy: Literal["auto"] | str | None,
-    limit: float | None,
-) -> Link:
-    """Open a WebSocket to ``url`` (through ``proxy``: ``"auto"`` follows the environment)
-    within ``limit`` seconds for TCP, TLS and the handshake.
-
-    Raises what the handshake raised (``websockets.exceptions.InvalidStatus`` for a refusal,
-    another ``InvalidHandshake`` for a bad answer), ``OSError`` when unreachable and
-    ``TimeoutError`` when ``limit`` passed; the socket is closed then.
-    """
-    uri = _parse_uri(url)
-    loop = asyncio.get_running_loop()
-    protocol = ClientProtocol(uri, max_size=max_size, logger=UPSTREAM_LOG)
-    link = Link(protocol, loop)
-    try:
-        if limit is None:
-            await _open(link, uri, proxy)
-        elif hasattr(asyncio, "timeout"):  # Python 3.11+: a timer, no task
-            async with asyncio.timeout(limit):
-                await _open(link, uri, proxy)
-        else:  # pragma: no cover - Python 3.10
-            await asyncio.wait_for(_open(link, uri, proxy), limit)
-    except BaseException:
-        link.abort()
-        raise
-    return link
-
-
-#: The URL of every connection opened within one second is the same (signed per second).
-_parse_uri = functools.lru_cache(maxsize=64)(parse_uri)
-
-
-async def _open(link: Link, uri: WebSocketURI, proxy: str | None) -> None:
-    await _connect(link, uri, get_proxy(uri) if proxy == "auto" else proxy)
-    protocol = link.protocol
-    request = protocol.connect()
-    request.headers["User-Agent"] = USER_AGENT
-    protocol.send_request(request)
-    link._flush()
-    while link.response is None and protocol.handshake_exc is None and not link.closed:
-        waiter = link._waiter = link.loop.create_future()
-        try:
-            await waiter
-        finally:
-            link._waiter = None
-    if protocol.handshake_exc is not None:
-        raise protocol.handshake_exc
-    if link.response is None:  # pragma: no cover - receive_eof sets handshake_exc
-        raise ConnectionResetError("upstream closed the connection during the handshake")
-
-
-async def _connect(link: Link, uri: WebSocketURI, proxy: str | None) -> None:
-    loop = link.loop
-    tls = True if uri.secure else None
-    hostname = uri.host if uri.secure else None
-    if proxy is None:
-        await loop.create_connection(
-            lambda: link, uri.host, uri.port, ssl=tls, server_hostname=hostname
-        )
-        return
-    parsed = parse_proxy(proxy)
-    if parsed.scheme.startswith("socks"):
-        sock = await connect_socks_proxy(parsed, uri)
-        await loop.create_connection(lambda: link, sock=sock, ssl=tls, server_hostname=hostname)
-        return
-    options: dict[str, object] = {"ssl": True} if parsed.scheme == "https" else {}
-    transport = await connect_http_proxy(parsed, uri, user_agent_header=USER_AGENT, **options)
-    transport.set_protocol(link)
-    if uri.secure:
-        try:
-            tunnelled = await loop.start_tls(
-                transport, link, ssl_module.create_default_context(), server_hostname=uri.host
-            )
-        except BaseException:
-            transport.abort()
-            raise
-        assert tunnelled is not None
-        transport = tunnelled
-    link.connection_made(transport)
-
-
-__all__ = ["HIGH_WATER", "LOW_WATER", "Link", "open_link"]
+__all__ = ["HIGH_WATER", "LOW_WATER", "Link"]

@@ -100,23 +100,46 @@ async def read_json(incoming: Incoming, decoder: Decoder[T], what: str) -> T:
 async def until_disconnect(receive: Receive, work: Awaitable[Any]) -> None:
     """Run ``work`` until done or until the client disconnects, whichever comes first.
 
-    A disconnect cancels ``work``, which closes the upstream connection it owns.
+    ``work`` runs in the caller's task; one watcher task reads ``receive`` and, at a
+    disconnect, cancels the caller's task, which closes the upstream connection ``work`` owns
+    (one task per request, not a task for the work plus ``asyncio.wait`` and ``gather``).
     """
-    task = asyncio.ensure_future(work)
+    task = asyncio.current_task()
+    assert task is not None
+    gone = False
 
     async def watch() -> None:
+        nonlocal gone
         while (await receive())["type"] != "http.disconnect":
             pass
+        gone = True
+        task.cancel()
 
-    watcher = asyncio.ensure_future(watch())
+    watcher = asyncio.get_running_loop().create_task(watch())
+    # The watcher runs only while this task waits inside ``work``, so its cancellation
+    # arrives there and comes out here (unless ``work`` swallowed it).
     try:
-        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        await work
+    except asyncio.CancelledError:
+        if not gone:
+            raise
+        gone = False  # taken back here, not again below
+        if not _uncancel(task):
+            raise  # cancelled by someone else too: that goes on
     finally:
-        for t in (task, watcher):
-            t.cancel()
-        await asyncio.gather(task, watcher, return_exceptions=True)
-    if task.done() and not task.cancelled() and task.exception() is not None:
-        raise task.exception()  # type: ignore[misc]
+        watcher.cancel()
+        if gone:  # ``work`` swallowed the watcher's cancellation: take back its count
+            _uncancel(task)
+
+
+def _uncancel(task: asyncio.Task[Any]) -> bool:
+    """Take back the watcher's cancellation; ``False`` if the task was cancelled by someone
+    else too (Python 3.10 cannot tell, and takes it as the watcher's)."""
+    uncancel = getattr(task, "uncancel", None)
+    if uncancel is None:  # pragma: no cover - Python 3.10
+        return True
+    remaining: int = uncancel()
+    return remaining == 0
 
 
 async def answer(exchange: Exchange, source: Source, *, stream: bool) -> None:
