@@ -191,6 +191,12 @@ class ContractViolation(InternalError):
     default_code = "adapter_contract_violation"
 
 
+_ROWS: Final[dict[Phase, dict[type, Phase | str]]] = {
+    phase: {kind: step for (row, kind), step in TRANSITIONS.items() if row is phase}
+    for phase in Phase
+}
+
+
 class EventContract:
     """Checks one answer's batches against :data:`TRANSITIONS`."""
 
@@ -207,11 +213,14 @@ class EventContract:
     def check(self, batch: list[Event]) -> None:
         """Advance over ``batch``, or raise :class:`ContractViolation`."""
         phase = self.phase
+        row = _ROWS[phase]  # TRANSITIONS by phase: per event, one lookup by type
         for event in batch:
-            step = TRANSITIONS[phase, type(event)]
+            step = row[type(event)]
             if isinstance(step, str):
                 raise self._violation(f"{type(event).__name__} in phase {phase.value}: {step}")
-            phase = step
+            if step is not phase:
+                phase = step
+                row = _ROWS[phase]
         self.phase = phase
 
     def check_end(self) -> None:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Final
@@ -117,12 +118,12 @@ TRANSITIONS: Final[dict[tuple[State, Input], tuple[tuple[Step, ...], State]]] = 
 _ID_UNSAFE: Final = re.compile(r"[^A-Za-z0-9_-]")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Observed:
-    """What one input carries, handed to every step of its row."""
+    """What one input carries, handed to every step of its row (read, never changed)."""
 
-    items: tuple[TextItem, ...] = ()  # payload.choices.text
-    plugins: tuple[dict[str, Any], ...] = ()  # payload.plugins.text (web search)
+    items: Sequence[TextItem] = ()  # payload.choices.text
+    plugins: Sequence[dict[str, Any]] = ()  # payload.plugins.text (web search)
     usage: UsageText | None = None  # payload.usage.text (final frame only)
     error: GatewayError | None = None  # set for every input whose row fails
 
@@ -208,8 +209,9 @@ class Translator:
                 f"{self._sid_note(header.sid)}",
                 sid=header.sid or None,
             )
-        if any(item.function_call is not None for item in choices.text):
-            return Input.FUNCTION_CALL, None
+        for item in choices.text:
+            if item.function_call is not None:
+                return Input.FUNCTION_CALL, None
         if choices.status == STATUS_LAST:
             return Input.FINAL, None
         return Input.CONTENT, None
@@ -217,24 +219,22 @@ class Translator:
     def _apply(
         self, kind: Input, frame: ResponseFrame | None, error: GatewayError | None
     ) -> list[Event]:
-        steps, next_state = TRANSITIONS[(self.state, kind)]
+        steps, next_state = _ROWS[self.state][kind]  # TRANSITIONS, steps as functions
         payload = frame.payload if frame is not None else None
         choices = payload.choices if payload is not None else None
-        if choices is not None:
-            self._last_seq = max(self._last_seq, choices.seq)
-        if frame is not None and frame.header.sid and not self.sid:
+        if choices is not None and choices.seq > self._last_seq:
+            self._last_seq = choices.seq
+        if frame is not None and not self.sid and frame.header.sid:
             self.sid = frame.header.sid
         seen = Observed(
-            items=tuple(choices.text) if choices is not None else (),
-            plugins=tuple(payload.plugins.text) if payload and payload.plugins else (),
-            usage=frame.payload.usage.text
-            if frame and frame.payload and frame.payload.usage
-            else None,
-            error=error,
+            choices.text if choices is not None else (),
+            payload.plugins.text if payload is not None and payload.plugins else (),
+            payload.usage.text if payload is not None and payload.usage else None,
+            error,
         )
         events: list[Event] = []
         for step in steps:
-            _STEPS[step](self, seen, events)
+            step(self, seen, events)
         self.state = next_state
         return events
 
@@ -295,7 +295,9 @@ class Translator:
         return f" (sid {sid})" if sid else ""
 
 
-_STEPS: Final = {
+_StepFn = Callable[[Translator, Observed, list[Event]], None]
+
+_STEPS: Final[dict[Step, _StepFn]] = {
     Step.START: Translator._start,
     Step.CONTENT: Translator._content,
     Step.TOOL_CALL: Translator._tool_call,
@@ -307,7 +309,19 @@ _STEPS: Final = {
 }
 
 
-def citations(plugins: tuple[dict[str, Any], ...]) -> list[Event]:
+#: :data:`TRANSITIONS` by state, then input, with each step as its function (one dictionary
+#: lookup per input on the hot path, no tuple key).
+_ROWS: Final[dict[State, dict[Input, tuple[tuple[_StepFn, ...], State]]]] = {
+    state: {
+        kind: (tuple(_STEPS[step] for step in steps), next_state)
+        for (row_state, kind), (steps, next_state) in TRANSITIONS.items()
+        if row_state is state
+    }
+    for state in State
+}
+
+
+def citations(plugins: Sequence[dict[str, Any]]) -> list[Event]:
     """The references of Spark's web-search plugin items (``content`` is a JSON text holding a
     list of ``{index, url, title}``); items of other shapes carry none."""
     found: list[Event] = []
