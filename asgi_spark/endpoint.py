@@ -88,19 +88,25 @@ class Endpoint:
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send, timed: Send) -> None:
         """``send`` goes to the handler; ``timed`` answers refusals."""
-        async with contextlib.AsyncExitStack() as stack:
-            try:
-                runtime = await stack.enter_async_context(self._use())
-            except GatewayClosedError as exc:
-                await refuse(scope, timed, exc)
-                return
-            except (ConfigError, OSError) as exc:  # the runtime could not start: one ERROR line
-                logger.error(
-                    "%s %s: the gateway could not start: %s", scope["method"], scope["path"], exc
-                )
-                await send_error(timed, GatewayNotReadyError(f"the gateway could not start: {exc}"))
-                return
+        using = self._use()  # entered and left by hand: no exit stack per request
+        try:
+            runtime = await using.__aenter__()
+        except GatewayClosedError as exc:
+            await refuse(scope, timed, exc)
+            return
+        except (ConfigError, OSError) as exc:  # the runtime could not start: one ERROR line
+            logger.error(
+                "%s %s: the gateway could not start: %s", scope["method"], scope["path"], exc
+            )
+            await send_error(timed, GatewayNotReadyError(f"the gateway could not start: {exc}"))
+            return
+        try:
             await self._serve(runtime, scope, receive, send, timed)
+        except BaseException as exc:
+            if not await using.__aexit__(type(exc), exc, exc.__traceback__):
+                raise
+        else:
+            await using.__aexit__(None, None, None)
 
     async def _serve(
         self, runtime: Runtime, scope: Scope, receive: Receive, send: Send, timed: Send

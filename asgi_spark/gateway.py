@@ -179,15 +179,9 @@ class Gateway:
             return self._runtime.config
         return self._prepared[0] if self._prepared is not None else None
 
-    @contextlib.asynccontextmanager
-    async def _use(self) -> AsyncIterator[Runtime]:
-        if self._runtime is None:
-            await self.startup()
-        runtime = self._runtime
-        if runtime is None or self.state is GatewayState.CLOSED:
-            raise GatewayClosedError("the gateway is closed")
-        async with runtime.use():
-            yield runtime
+    def _use(self) -> contextlib.AbstractAsyncContextManager[Runtime]:
+        """The current runtime, held for one request (started first if need be)."""
+        return _Using(self)
 
     # ------------------------------------------------------------------------------- ASGI
 
@@ -287,6 +281,31 @@ class Gateway:
         """The access log and the observers get every model request's outcome."""
         settings = runtime.config.access_log
         notify(outcome, [partial(self.access_log, settings=settings), *self.observers])
+
+
+class _Using:
+    """:meth:`Gateway._use` (a small object rather than a generator: one per request)."""
+
+    __slots__ = ("_gateway", "_held")
+
+    def __init__(self, gateway: Gateway) -> None:
+        self._gateway = gateway
+        self._held: contextlib.AbstractAsyncContextManager[Runtime] | None = None
+
+    async def __aenter__(self) -> Runtime:
+        gateway = self._gateway
+        if gateway._runtime is None:
+            await gateway.startup()
+        runtime = gateway._runtime
+        if runtime is None or gateway.state is GatewayState.CLOSED:
+            raise GatewayClosedError("the gateway is closed")
+        held = self._held = runtime.use()
+        return await held.__aenter__()
+
+    async def __aexit__(self, *exc: object) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            await held.__aexit__(None, None, None)
 
 
 def _model_object(runtime: Runtime, model_id: str) -> Model:

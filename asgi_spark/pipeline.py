@@ -149,20 +149,23 @@ def adapter_call(adapter: Adapter) -> CallNext:
         context.answered_by = request.model
         context.ignored_params = adapter.ignored_params(request.body)
         first = True
+        events = adapter.stream(request.body)
         try:
-            async with aclosing(adapter.stream(request.body)) as events:
-                async for batch in events:
-                    if first:
-                        first = False
-                        _record_connection(context, batch)
-                    contract.check(batch)
-                    yield batch
-                    if contract.terminal:
-                        return
+            async for batch in events:
+                if first:
+                    first = False
+                    _record_connection(context, batch)
+                contract.check(batch)
+                yield batch
+                if contract.terminal:
+                    return
             contract.check_end()
         except ContractViolation as violation:
+            await events.aclose()  # the socket closes before the failure is told
             logger.error("%s", violation.message)
             yield [Failed(violation)]
+        finally:
+            await events.aclose()  # closes the socket (what ``aclosing`` does, kept lighter)
 
     return call
 

@@ -46,10 +46,16 @@ def require_json(headers: Headers) -> None:
         )
 
 
+_timeout = getattr(asyncio, "timeout", None)
+
+
 async def read_body(receive: Receive, *, limit: int = MAX_BODY_BYTES, timeout: float) -> bytes:
     """The whole body: at most ``limit`` bytes, within ``timeout`` seconds."""
     try:
-        return await asyncio.wait_for(_read(receive, limit), timeout)
+        if _timeout is not None:  # Python 3.11+: a timer, not a task per request
+            async with _timeout(timeout):
+                return await _read(receive, limit)
+        return await asyncio.wait_for(_read(receive, limit), timeout)  # pragma: no cover
     except asyncio.TimeoutError:  # TimeoutError itself from Python 3.11 on
         raise RequestTimeoutError(
             f"the request body did not arrive within {timeout:g} s (body_timeout)",

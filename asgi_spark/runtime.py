@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 
 from .adapters.base import Adapter, WebSocketAdapter
@@ -96,16 +96,9 @@ class Runtime:
     def closed(self) -> bool:
         return self._closed
 
-    @contextlib.asynccontextmanager
-    async def use(self) -> AsyncIterator[Runtime]:
+    def use(self) -> contextlib.AbstractAsyncContextManager[Runtime]:
         """Hold the runtime for one request; a retired runtime closes after its last one."""
-        self._users += 1
-        try:
-            yield self
-        finally:
-            self._users -= 1
-            if self._users == 0 and self._retired:
-                await self.aclose()
+        return _Use(self)
 
     @contextlib.contextmanager
     def streaming(self) -> Iterator[None]:
@@ -166,6 +159,25 @@ class _Pools:
     def released(self) -> None:
         for pool in self._pools:
             pool.released()
+
+
+class _Use:
+    """:meth:`Runtime.use` (a small object rather than a generator: one per request)."""
+
+    __slots__ = ("_runtime",)
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    async def __aenter__(self) -> Runtime:
+        self._runtime._users += 1
+        return self._runtime
+
+    async def __aexit__(self, *exc: object) -> None:
+        runtime = self._runtime
+        runtime._users -= 1
+        if runtime._users == 0 and runtime._retired:
+            await runtime.aclose()
 
 
 def _compose_models(

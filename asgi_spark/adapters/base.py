@@ -294,6 +294,7 @@ class WebSocketAdapter(Adapter, Generic[StateT]):
                         return
                     batch: list[Event] = [connected]
                     batch += self.parse_frame(data, state)
+                    del data  # not held for the life of the stream
                     try:
                         while True:
                             yield batch
