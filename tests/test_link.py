@@ -304,3 +304,52 @@ async def test_a_silent_handshake_times_out_and_its_socket_is_closed() -> None:
     finally:
         srv.close()
         await srv.wait_closed()
+
+
+async def test_leave_sends_the_close_frame_and_closes_without_waiting() -> None:
+    """A caller that is gone (the client left): the peer gets the close frame, the socket
+    closes at once, even when the peer would never answer the close."""
+    got: list[bytes] = []
+    ended = asyncio.Event()
+
+    async def deaf(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        got.append(await reader.read())  # until EOF, with no answer from here
+        ended.set()
+
+    async with raw_peer(deaf) as url:
+        link = await link_to(url)
+        link.leave(30)  # the limit only bounds a peer that does not read
+        await link.wait_closed()
+        assert link.closed
+        await ended.wait()
+    assert got[0][:1] == b"\x88"  # FIN + close, then EOF
+
+
+async def test_a_cancelled_request_leaves_its_connection_at_once() -> None:
+    """DirectConnection: cancelled inside (the client went away), the connection is left
+    (close frame, socket closed) without waiting out the close timeout for a deaf peer."""
+    from asgi_spark.adapters.connector import DirectConnection, Timeouts
+
+    async def deaf(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+
+    def refusal(status: int, body: bytes) -> Exception:
+        raise AssertionError("not refused")
+
+    async with raw_peer(deaf) as url:
+        connection = DirectConnection(lambda: url, Timeouts(close=30), None, refusal)  # type: ignore[arg-type]
+        entered = asyncio.Event()
+        links: list[Link] = []
+
+        async def request() -> None:
+            async with connection as upstream:
+                links.append(upstream.ws)
+                entered.set()
+                await upstream.ws.recv()  # nothing comes
+
+        task = asyncio.ensure_future(request())
+        await entered.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await links[0].wait_closed()

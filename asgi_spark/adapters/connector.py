@@ -194,10 +194,21 @@ class DirectConnection:
         self._upstream = Upstream(ws, pooled=False, connect_time=time.monotonic() - began)
         return self._upstream
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def __aexit__(self, kind: type[BaseException] | None, *exc: object) -> None:
         upstream, self._upstream = self._upstream, None
         if upstream is not None:
-            await close_quietly(upstream.ws, self._timeouts.close)
+            await release(upstream.ws, self._timeouts.close, kind)
+
+
+async def release(ws: Link, limit: float | None, kind: type[BaseException] | None) -> None:
+    """End a request's connection: when the request was cancelled or its consumer closed it
+    (``kind``: the client went away), the close frame goes out and the socket closes at once
+    (:meth:`~.link.Link.leave`); otherwise the closing handshake waits for the server
+    (:func:`close_quietly`), which then holds the TIME_WAIT."""
+    if kind is not None and issubclass(kind, (asyncio.CancelledError, GeneratorExit)):
+        ws.leave(limit)
+    else:
+        await close_quietly(ws, limit)
 
 
 async def close_quietly(ws: Link, limit: float | None) -> None:
@@ -222,4 +233,5 @@ __all__ = [
     "close_quietly",
     "open_connection",
     "oversize_error",
+    "release",
 ]

@@ -189,6 +189,26 @@ class Link(asyncio.Protocol):
             if not self._lost:
                 self.abort()
 
+    def leave(self, limit: float | None) -> None:
+        """For a caller that is gone: the close frame (1000) and the socket closed now, not
+        waiting for the server's close (the socket is aborted if it has not closed within
+        ``limit`` seconds, as when the peer does not read)."""
+        if self._lost:
+            return
+        protocol = self.protocol
+        if protocol.state is _OPEN:
+            protocol.send_close(1000)
+            self._flush()
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.close()  # the close frame is flushed first
+        if limit is not None and not self._lost:
+            self.loop.call_later(limit, self._force_close)
+
+    def _force_close(self) -> None:
+        if not self._lost and self.transport is not None:
+            self.transport.abort()
+
     async def wait_closed(self) -> None:
         """Return once the socket is closed."""
         if not self._lost:

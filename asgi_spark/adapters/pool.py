@@ -50,6 +50,7 @@ from .connector import (
     Upstream,
     close_quietly,
     open_connection,
+    release,
 )
 from .link import Link
 
@@ -368,14 +369,14 @@ class _Lent:
         self._upstream = Upstream(ws, pooled=True, connect_time=0.0)
         return self._upstream
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def __aexit__(self, kind: type[BaseException] | None, *exc: object) -> None:
         if self._fallback is not None:
-            await self._fallback.__aexit__(*exc)
+            await self._fallback.__aexit__(kind, *exc)
             return
         upstream, self._upstream = self._upstream, None
         if upstream is not None:
             try:
-                await close_quietly(upstream.ws, self._pool._timeouts.close)
+                await release(upstream.ws, self._pool._timeouts.close, kind)
             finally:
                 self._pool._returned(upstream.dead)
 
