@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from .adapters.base import Adapter
 from .errors import GatewayError
 from .events import Connected, ContractViolation, Event, EventContract, Failed
 from .openai_types import ChatCompletionRequest
+from .request_id import new_request_id
 
 logger = logging.getLogger("asgi_spark")
 
@@ -46,7 +46,7 @@ class RequestContext:
 
     endpoint: str
     requested_model: str
-    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    request_id: str = field(default_factory=new_request_id)
     started: float = field(default_factory=time.monotonic)
     #: Set by the writer when ``Started`` reaches it; from then on nothing may be retried.
     committed: bool = False
