@@ -71,8 +71,7 @@ def run(fast: bool, answer: Any, splits: list[int]) -> tuple[object, ...]:
 
 
 def took_fast_path(answer: Any) -> bool:
-    """Whether the handshake's answer was read on the fast path (then a second protocol
-    object, created open, read the frames)."""
+    """Whether the handshake's answer was read on the fast path."""
     return bool(outcome(True, answer, [])[-1])
 
 
@@ -100,7 +99,7 @@ def outcome(fast: bool, answer: Any, splits: list[int]) -> tuple[object, ...]:
             closed.rcvd and (closed.rcvd.code, closed.rcvd.reason),
             closed.sent and (closed.sent.code, closed.sent.reason),
             type(closed.__cause__).__name__,
-            link.protocol is not protocol,
+            link.read_fast,
         )
     finally:
         loop.close()

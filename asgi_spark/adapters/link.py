@@ -17,7 +17,7 @@ replaces only the I/O layer, the pattern of ``websockets``' own ``asyncio/connec
 * **sending**: a frame is written at once (one small request frame: no flow control);
 * **the fast paths**: the handshake's answer and plain data frames, nearly all of the traffic,
   are read by :mod:`.wsfast` without ``websockets``' generator parsers (after a plain ``101``
-  the link continues with a second protocol object created open); the first byte of anything
+  the protocol object is set open with a fresh frame parser); the first byte of anything
   else goes, with everything after it, to ``websockets``.  At DEBUG level on
   ``asgi_spark.upstream`` the fast paths are off, so ``websockets`` logs every frame as before;
 * **ending**: once a close frame has come (or the parser failed), :meth:`Link.recv` raises
@@ -43,7 +43,6 @@ from websockets.frames import OK_CLOSE_CODES, Frame, Opcode
 from websockets.http11 import Response
 from websockets.protocol import State
 
-from .wire_log import UPSTREAM_LOG
 from .wsfast import MAX_HEAD, clean_switch, scan
 
 if TYPE_CHECKING:
@@ -79,6 +78,7 @@ class Link(asyncio.Protocol):
         "accepted",
         "loop",
         "protocol",
+        "read_fast",
         "transport",
     )
 
@@ -93,8 +93,10 @@ class Link(asyncio.Protocol):
         self.protocol = protocol
         self.loop = loop
         self.transport: asyncio.Transport = None  # type: ignore[assignment]  # connection_made
-        #: The handshake succeeded (the protocol object may be a second one since).
+        #: The handshake succeeded.
         self.accepted = False
+        #: ... and its answer was read on the fast path.
+        self.read_fast = False
         self._max_size = max_size
         self._fast = fast  # frames on the fast path (until the first other one)
         #: The handshake's answer so far while the fast path reads it.
@@ -259,10 +261,13 @@ class Link(asyncio.Protocol):
                 self._fast = False
                 self._receive(bytes(head))  # websockets judges it (and raises its error)
                 return
-            self.protocol = ClientProtocol(
-                protocol.uri, state=_OPEN, max_size=self._max_size, logger=UPSTREAM_LOG
-            )
-            self.accepted = True
+            # The same protocol object goes on, open, with a fresh frame parser: what
+            # Protocol.__init__ does for a connection created open (the handshake's parser,
+            # waiting for an answer that was read here, is dropped).
+            protocol.state = _OPEN
+            protocol.parser = protocol.parse()
+            next(protocol.parser)
+            self.accepted = self.read_fast = True
             data = bytes(head[end + 4 :])
         if self._fast and self.accepted:
             if self._rest:
