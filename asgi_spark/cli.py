@@ -38,6 +38,7 @@ from .config import (
 )
 from .config.security import DEFAULT_HEADER_TIMEOUT
 from .gateway import CONFIG_ENV
+from .serve_cli import add_drain_arguments
 from .serve_protocol import open_api_warning
 from .simulator import Faults, SparkSimulator
 from .simulator.faults import CONNECTION_FIELDS, describe_faults, faults_from_assignments
@@ -209,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="HTTP parser; auto: httptools when installed (the 'fast' extra), else h11 "
         "(default: %(default)s)",
     )
+    add_drain_arguments(serve)
     serve.set_defaults(handler=_run_serve)
 
     check = commands.add_parser(
@@ -332,6 +334,8 @@ def _run_serve(args: argparse.Namespace) -> int:
         max_connections=max_connections,
         loop=args.loop,
         http=args.http,
+        drain_delay=args.drain_delay,
+        drain_timeout=args.drain_timeout,
     )
     return run(options)
 

@@ -35,6 +35,7 @@ from .policies.limit import limit
 from .policies.retry import Backoff, retry
 from .policies.stop import stop
 from .policies.structured import structured
+from .readiness import NotReady
 
 logger = logging.getLogger("asgi_spark")
 
@@ -49,6 +50,7 @@ class Runtime:
         limiter: Limiter,
         stack: contextlib.AsyncExitStack,
         pools: Mapping[str, WarmPool] | None = None,
+        outer: Sequence[Policy] = (),
     ) -> None:
         self.config = config
         self.adapters: Mapping[str, Adapter] = MappingProxyType(dict(adapters))
@@ -56,7 +58,7 @@ class Runtime:
         #: The warm pool of each model that has one, by model id.
         self.pools: Mapping[str, WarmPool] = MappingProxyType(dict(pools or {}))
         self.created = int(time.time())
-        self._calls = _compose_models(config, adapters, limiter, self.pools)
+        self._calls = _compose_models(config, adapters, limiter, self.pools, outer)
         self._stack = stack
         self._users = 0
         self._streams = 0
@@ -75,6 +77,12 @@ class Runtime:
                 param="model",
             )
         return call
+
+    def not_ready(self) -> list[NotReady]:
+        """Why this runtime should get no new traffic now (``/readyz``, gathered by
+        :meth:`~asgi_spark.gateway.Gateway.not_ready`): a shared resource it depends on that is
+        down.  None today."""
+        return []
 
     def pool_stats(self) -> dict[str, PoolStats]:
         """Each pool's state (idle, opening, used, discarded, failed) by model id."""
@@ -173,8 +181,10 @@ def _compose_models(
     adapters: Mapping[str, Adapter],
     limiter: Limiter,
     pools: Mapping[str, WarmPool],
+    first: Sequence[Policy] = (),
 ) -> dict[str, CallNext]:
-    """Each model's call: the emulations (stop, ...), then ``fallback(candidates)`` around its
+    """Each model's call: ``first`` (the gateway's drain), the emulations (stop, ...), then
+    ``fallback(candidates)`` around its
     own ``limit(choices(retry(adapter)))``;
     every candidate keeps its own limit and retries (a fallback's fallbacks are not followed,
     so chains cannot loop).  The pools of a limiter key make room in its limit."""
@@ -206,6 +216,7 @@ def _compose_models(
         fallbacks = adapter.entry.fallbacks
         entry = adapter.entry
         outer: list[Policy] = [
+            *first,
             structured(functions=adapter.supports_functions, retries=entry.structured_retries),
             *EMULATIONS,
         ]
@@ -225,11 +236,13 @@ async def build_runtime(
     *,
     adapters: Mapping[str, Adapter] | None = None,
     stack: contextlib.AsyncExitStack | None = None,
+    outer: Sequence[Policy] = (),
 ) -> Runtime:
     """Build a runtime for ``config``; everything opened is closed if building fails.
 
     ``adapters`` are the config's adapters when already built (and so validated) by the caller.
     ``stack`` may already own resources (the demo's simulator): the runtime takes it over.
+    ``outer`` policies wrap every model's call first (the gateway's drain).
     """
     stack = stack or contextlib.AsyncExitStack()
     async with contextlib.AsyncExitStack() as guard:
@@ -241,7 +254,7 @@ async def build_runtime(
         limiter = MemoryLimiter(config.capacities())
         stack.push_async_callback(limiter.aclose)
         pools = _build_pools(adapters, limiter, stack)
-        runtime = Runtime(config, adapters, limiter, stack, pools)
+        runtime = Runtime(config, adapters, limiter, stack, pools, outer)
         for pool in pools.values():
             pool.start()
         guard.pop_all()

@@ -41,6 +41,7 @@ from .config.security import DEFAULT_HEADER_TIMEOUT
 from .gateway import Gateway
 from .observe import ACCESS_LOGGER
 from .serve_protocol import header_timeout_protocol
+from .serve_workers import worker_protocol
 
 logger = logging.getLogger("asgi_spark")
 
@@ -63,6 +64,9 @@ class ServeOptions:
     #: uvicorn's loop and HTTP implementation; "auto": uvloop and httptools when installed
     loop: str = "auto"
     http: str = "auto"
+    #: override the configuration's ``drain`` block (None: the configuration's)
+    drain_delay: float | None = None
+    drain_timeout: float | None = None
 
 
 def metrics_available() -> bool:
@@ -140,6 +144,7 @@ def build_app(options: ServeOptions) -> ServedApp:
     path = options.config_path
     gateway = Gateway(load_config(path) if path is not None else None)
     gateway.access_log.format = options.access_log_format
+    gateway.signals.delay, gateway.signals.timeout = options.drain_delay, options.drain_timeout
     return ServedApp(gateway, config_path=path, metrics=options.metrics and metrics_available())
 
 
@@ -207,20 +212,15 @@ def run(options: ServeOptions) -> int:
         server = uvicorn.Server(uvicorn.Config(app, http=http, **common))
         server.run()
         return 0 if server.started else 1
-    # The header deadline's protocol class is made at run time and cannot be sent to worker
-    # processes: with --workers, a proxy in front must bound slow clients (see the README).
-    logger.warning(
-        "with --workers, header_timeout is not enforced by the workers; put a reverse proxy "
-        "with a header deadline in front"
-    )
     os.environ[OPTIONS_ENV] = json.dumps(asdict(options))
+    http = worker_protocol(options.http, options.header_timeout)  # type: ignore[arg-type]
     if _HUP is not None:
         threading.Thread(target=_forward_sighup, name="sighup", daemon=True).start()
     uvicorn.run(
         "asgi_spark.serve:worker_app",
         factory=True,
         workers=options.workers,
-        http=options.http,
+        http=http,
         **common,
     )
     return 0

@@ -6,7 +6,7 @@ A configuration is JSON in one of three shapes:
 * an object ``{"models": [...], "host": ..., "port": ..., "log_level": ..., "access_log": ...,
   "responses_store": ...}`` (it may also carry ``"$schema"``, for editors, and the security
   settings of :mod:`.security`: ``api_keys``, ``cors``, ``header_timeout``, ``body_timeout``,
-  ``max_connections``);
+  ``max_connections``; and ``drain``, :mod:`.drain`);
 * a single model entry object (as the seed guide prints it), read as a list of one.
 
 Loading (:func:`load_config`) goes, per entry:
@@ -201,6 +201,7 @@ def _build_config(raw: Any, env: Mapping[str, str]) -> GatewayConfig:
         header_timeout=spec.header_timeout,
         body_timeout=spec.body_timeout,
         max_connections=spec.max_connections,
+        drain=spec.drain,
     )
 
 

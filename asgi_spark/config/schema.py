@@ -20,6 +20,7 @@ import msgspec
 from msgspec import Meta
 
 from ..secrets import MASK, Secret
+from .drain import DrainSettings
 from .messages import json_type
 from .security import (
     DEFAULT_BODY_TIMEOUT,
@@ -274,6 +275,7 @@ class GatewayConfig(msgspec.Struct, kw_only=True):
     header_timeout: float = DEFAULT_HEADER_TIMEOUT
     body_timeout: float = DEFAULT_BODY_TIMEOUT
     max_connections: int | None = None
+    drain: DrainSettings = DrainSettings()
 
     def get(self, model_id: str) -> ModelEntry | None:
         """The enabled entry with id ``model_id``, or ``None``."""
@@ -327,6 +329,7 @@ class ConfigFile(msgspec.Struct, Generic[EntryT], kw_only=True, forbid_unknown_f
         Meta(description="asgi-spark serve: connections and requests at once; beyond, a 503"),
     ] = None
     responses_store: ResponsesStoreSettings = msgspec.field(default_factory=ResponsesStoreSettings)
+    drain: DrainSettings = DrainSettings()
 
 
 def mask_url_password(url: str) -> str:
