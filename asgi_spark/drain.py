@@ -101,12 +101,15 @@ class Drain:
             return []
         return [NotReady("draining", f"the gateway is shutting down ({self.reason})")]
 
-    def error(self) -> GatewayDrainingError:
-        if self.phase in (DrainPhase.ENDING, DrainPhase.ENDED):
-            return GatewayDrainingError(
-                "the gateway is shutting down: the answer was ended at the end of the drain "
-                f"timeout ({self.timeout:g} s); send the request again to another instance"
-            )
+    def ended(self) -> GatewayDrainingError:
+        """What a request still running at the end of the timeout is told."""
+        return GatewayDrainingError(
+            "the gateway is shutting down: the answer was ended at the end of the drain "
+            f"timeout ({self.timeout:g} s); send the request again to another instance"
+        )
+
+    def refusal(self) -> GatewayDrainingError:
+        """What a request that comes after the delay is told."""
         return GatewayDrainingError(
             "the gateway is shutting down and takes no new requests; send the request to "
             "another instance"
@@ -141,7 +144,7 @@ class Drain:
                 if uncancel is not None:
                     uncancel()
             await source.aclose()  # the upstream connection, before the client hears of it
-            yield [Failed(self.error())]
+            yield [Failed(self.refusal() if ending else self.ended())]
         finally:
             self._active.discard(entry)
             self._left.set()

@@ -230,7 +230,7 @@ class Gateway:
         if runtime is None or self.state is GatewayState.CLOSED:
             raise GatewayClosedError("the gateway is closed")
         if self._drain.refusing and not probe:
-            raise self._drain.error()
+            raise self._drain.refusal()
         async with runtime.use():
             yield runtime
 
