@@ -180,8 +180,8 @@ def test_an_unknown_top_level_key_lists_the_new_ones() -> None:
         load(api_key=[KEY_A])
     assert info.value.message == (
         "unknown top-level key; did you mean 'api_keys'? (allowed: $schema, access_log, "
-        "api_keys, body_timeout, cors, header_timeout, host, log_level, max_connections, models, "
-        "port, responses_store)"
+        "api_keys, body_timeout, cors, drain, header_timeout, host, log_level, max_connections, "
+        "models, port, responses_store)"
     )
 
 

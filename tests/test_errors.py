@@ -16,6 +16,7 @@ from asgi_spark.errors import (
     ContextLengthExceededError,
     FirstFrameTimeoutError,
     GatewayClosedError,
+    GatewayDrainingError,
     GatewayError,
     GatewayNotReadyError,
     IdleTimeoutError,
@@ -71,6 +72,7 @@ TABLE = [
     (TotalTimeoutError, 504, "timeout", "upstream_timeout", True),
     (GatewayClosedError, 503, "service_unavailable", "gateway_closed", False),
     (GatewayNotReadyError, 503, "service_unavailable", "gateway_not_ready", False),
+    (GatewayDrainingError, 503, "service_unavailable", "gateway_draining", True),
     (InternalError, 500, "server_error", "internal_error", False),
 ]
 
