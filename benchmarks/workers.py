@@ -128,6 +128,7 @@ async def main_async(args: argparse.Namespace) -> str:
             await batch(port, stream=True, requests=256, concurrency=args.concurrency)
         results: dict[tuple[int, bool], Batch] = {}
         cpu: dict[tuple[int, bool], float] = {}
+        rates: dict[tuple[int, bool], list[float]] = {}
         for r in range(args.rounds):
             order = [1, 2] if r % 2 == 0 else [2, 1]
             for workers in order:
@@ -141,6 +142,7 @@ async def main_async(args: argparse.Namespace) -> str:
                         tree_cpu(popen.pid) - before
                     )
                     results.setdefault((workers, stream), Batch()).merge(done)
+                    rates.setdefault((workers, stream), []).append(done.rate)
                     print(f"round {r + 1}: workers={workers} stream={stream}: {done.rate:.0f}/s")
     finally:
         for popen in processes:
@@ -151,12 +153,13 @@ async def main_async(args: argparse.Namespace) -> str:
             except subprocess.TimeoutExpired:
                 popen.kill()
         os.unlink(f.name)
-    return report(results, cpu, args, time.monotonic() - started, load)
+    return report(results, cpu, rates, args, time.monotonic() - started, load)
 
 
 def report(
     results: dict[tuple[int, bool], Batch],
     cpu: dict[tuple[int, bool], float],
+    rates: dict[tuple[int, bool], list[float]],
     args: argparse.Namespace,
     seconds: float,
     load: tuple[float, float, float],
@@ -185,9 +188,9 @@ def report(
         f"order alternated, after a warm-up batch; nothing pinned: the simulator and the load "
         f"generator share the cores with the gateway.  Run time {seconds:.0f} s.",
         "",
-        "| workers | answers | req/s | total p50 / p99 (ms) | errors | gateway CPU per request "
-        "(ms) |",
-        "|---|---|---|---|---|---|",
+        "| workers | answers | req/s | rounds' req/s, min to max | total p50 / p99 (ms) | errors "
+        "| gateway CPU per request (ms) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for stream in (True, False):
         for workers in (1, 2):
@@ -195,7 +198,9 @@ def report(
             per = cpu[(workers, stream)] / max(1, b.requests) * 1000
             lines.append(
                 f"| {workers} | {'streamed' if stream else 'complete (stream: false)'} | "
-                f"{b.rate:.0f} | {pct(b.total, 50) * 1000:.1f} / {pct(b.total, 99) * 1000:.1f} | "
+                f"{b.rate:.0f} | {min(rates[(workers, stream)]):.0f} to "
+                f"{max(rates[(workers, stream)]):.0f} | "
+                f"{pct(b.total, 50) * 1000:.1f} / {pct(b.total, 99) * 1000:.1f} | "
                 f"{b.errors} | {per:.2f} |"
             )
     gain = [results[(2, s)].rate / results[(1, s)].rate for s in (True, False)]
