@@ -149,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Serve the OpenAI-compatible gateway with uvicorn.  The configuration comes from "
             f"--config, else from ${CONFIG_ENV}; without either (or with --demo) the built-in "
             "Spark simulator is started inside the process and the model 'spark-demo' is served.  "
-            "It runs until Ctrl-C or SIGTERM; SIGHUP reloads the configuration file."
+            "It runs until Ctrl-C or SIGTERM, which drain it first; SIGHUP reloads the "
+            "configuration file."
         ),
     )
     serve.add_argument(

@@ -14,7 +14,10 @@ What ``serve`` adds to the mountable app (:func:`asgi_spark.create_app`):
   refused with a logged reason and the running configuration stays.
 * ``--workers N``: N worker processes (uvicorn's supervisor).  SIGHUP to the supervisor is
   passed on to every worker, each of which reloads as above (uvicorn's own SIGHUP handling,
-  which restarts the workers, is replaced).  Each worker has its own metrics.
+  which restarts the workers, is replaced).  Each worker has its own metrics, and applies the
+  header deadline through the protocol classes of :mod:`.serve_workers`.
+* SIGTERM and SIGINT drain the gateway (:mod:`.drain_signals`, :mod:`.drain`) in each process,
+  with ``--drain-delay``/``--drain-timeout`` over the configuration's ``drain`` block.
 
 SIGHUP is blocked from the start of ``serve`` (worker processes inherit the block) until a
 process's handler is installed, so a SIGHUP sent while a process is starting is delivered once
