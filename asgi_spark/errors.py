@@ -28,6 +28,7 @@ The tree (HTTP status, OpenAI ``type``, default ``code``; * = retryable by defau
     │           IdleTimeoutError, TotalTimeoutError (``phase`` names the deadline)
     ├── GatewayClosedError             503 service_unavailable / gateway_closed
     ├── GatewayNotReadyError           503 service_unavailable / gateway_not_ready
+    ├── LimitStoreUnavailableError     503 service_unavailable / limit_store_unavailable
     └── InternalError                  500 internal_error
         └── ContractViolation (events)  500 adapter_contract_violation
 
@@ -275,6 +276,15 @@ class GatewayNotReadyError(GatewayError):
     status = 503
     type = "service_unavailable"
     default_code = "gateway_not_ready"
+
+
+class LimitStoreUnavailableError(GatewayError):
+    """The shared limits' store (Redis) cannot be reached and ``limits.on_unavailable`` is
+    ``fail_closed``."""
+
+    status = 503
+    type = "service_unavailable"
+    default_code = "limit_store_unavailable"
 
 
 class InternalError(GatewayError):

@@ -223,10 +223,22 @@ class Gateway:
         await send_json(incoming.send, 200, body)
 
     async def _ready(self, incoming: Incoming) -> None:
-        """200 once the runtime runs; the Endpoint answers 503 when it is closed or cannot
-        start."""
-        body = encoder.encode({"status": "ready", "models": len(incoming.runtime.adapters)})
-        await send_json(incoming.send, 200, body)
+        """200 once the runtime runs, with where its limits are kept; 503 when the limits'
+        store is unreachable and ``fail_closed`` (the Endpoint answers 503 when the runtime is
+        closed or cannot start)."""
+        limits = await incoming.runtime.limit_status()
+        ready = not limits.refusing
+        shown: dict[str, object] = {"backend": limits.backend, "available": limits.available}
+        if limits.on_unavailable is not None:
+            shown["on_unavailable"] = limits.on_unavailable
+        body = encoder.encode(
+            {
+                "status": "ready" if ready else "not_ready",
+                "models": len(incoming.runtime.adapters),
+                "limits": shown,
+            }
+        )
+        await send_json(incoming.send, 200 if ready else 503, body)
 
     async def _models(self, incoming: Incoming) -> None:
         runtime = incoming.runtime

@@ -21,6 +21,7 @@ from asgi_spark.errors import (
     IdleTimeoutError,
     InternalError,
     InvalidRequestError,
+    LimitStoreUnavailableError,
     ModelNotAllowedError,
     ModelNotFoundError,
     NotFoundError,
@@ -71,6 +72,7 @@ TABLE = [
     (TotalTimeoutError, 504, "timeout", "upstream_timeout", True),
     (GatewayClosedError, 503, "service_unavailable", "gateway_closed", False),
     (GatewayNotReadyError, 503, "service_unavailable", "gateway_not_ready", False),
+    (LimitStoreUnavailableError, 503, "service_unavailable", "limit_store_unavailable", False),
     (InternalError, 500, "server_error", "internal_error", False),
 ]
 
