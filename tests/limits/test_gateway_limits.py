@@ -50,8 +50,14 @@ def gateway(
     return create_app(config)
 
 
-async def chat(app: Gateway, path: str = "/v1/chat/completions") -> Response:
-    body: dict[str, Any] = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+async def chat(
+    app: Gateway, path: str = "/v1/chat/completions", *, stream: bool = False
+) -> Response:
+    body: dict[str, Any] = {
+        "model": "m",
+        "stream": stream,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
     if path == "/v1/responses":
         body = {"model": "m", "input": "hi"}
     auth = [(b"authorization", f"Bearer {KEY}".encode())]
@@ -92,6 +98,16 @@ async def test_tokens_per_minute_of_a_key(sim: SparkSimulator, limits: dict[str,
         )
         assert 58 <= wait <= 60
     assert len(sim.requests) == 1
+
+
+async def test_a_stream_without_usage_for_the_client_still_counts_its_tokens(
+    sim: SparkSimulator, limits: dict[str, Any]
+) -> None:
+    app = gateway(sim, limits, key={"tokens_per_minute": 5})
+    async with app.lifespan():
+        first = await chat(app, stream=True)  # no stream_options.include_usage
+        assert first.status == 200 and b'"usage"' not in first.body
+        refused_with(await chat(app, stream=True), "(tokens_per_minute)")
 
 
 async def test_a_key_without_limits_is_not_counted(
