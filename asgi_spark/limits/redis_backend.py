@@ -3,10 +3,11 @@
 Each operation is one Lua script (:mod:`.scripts`), atomic in Redis.  Slots are leases: the
 limiter renews the leases of its process every third of ``lease_seconds`` while their
 requests run, so the slots of a process that dies come back ``lease_seconds`` after its last
-renewal.  A request waiting for a slot asks again when a slot of this process is released, and
-at least every :data:`POLL` seconds otherwise (a slot freed by another process), within its
-``timeout``; waiting for room in a rate sleeps exactly until the oldest event leaves the
-window.
+renewal.  A release is published on the prefix's channel; a request waiting for a slot asks
+again as soon as any process releases one (one subscription per limiter, opened when the first
+request waits), and every :data:`POLL` seconds anyway (a lease that expired; every
+:data:`POLL_UNSUBSCRIBED` seconds while the subscription is down), within its ``timeout``.
+Waiting for room in a rate sleeps exactly until the oldest event leaves the window.
 
 When Redis cannot be reached (refused, timed out), the limiter stops asking it for
 :data:`RECHECK` seconds and applies ``on_unavailable``: ``fail_open`` admits (a warning once per
@@ -36,12 +37,14 @@ from ..errors import LimitStoreUnavailableError
 from ..gauges import Reading
 from ..secrets import Secret
 from . import LimitExceeded, LimitStatus, too_many
-from .scripts import ACQUIRE, CHECK, HIT, RENEW, SPEND
+from .scripts import ACQUIRE, CHECK, HIT, RELEASE, RENEW, SPEND
 
 logger = logging.getLogger("asgi_spark")
 
-#: Seconds between two tries of a waiter for a slot freed by another process.
-POLL: Final = 0.05
+#: Seconds between two tries of a waiter for a slot when no release was announced (a lease
+#: that expired frees a slot silently), and while the subscription to releases is down.
+POLL: Final = 0.5
+POLL_UNSUBSCRIBED: Final = 0.05
 #: Seconds the limiter leaves an unreachable Redis alone before trying it again.
 RECHECK: Final = 1.0
 #: Seconds to connect to Redis, and to wait for one answer.
@@ -98,6 +101,7 @@ class RedisLimiter:
             name: self._client.register_script(text)
             for name, text in (
                 ("acquire", ACQUIRE),
+                ("release", RELEASE),
                 ("renew", RENEW),
                 ("hit", HIT),
                 ("spend", SPEND),
@@ -110,6 +114,10 @@ class RedisLimiter:
         self._held: dict[str, dict[str, tuple[str, ...]]] = {}
         self._in_use: dict[str, int] = {}
         self._released = asyncio.Event()
+        self._channel = f"{key_prefix}:released"
+        self._listener: asyncio.Task[None] | None = None
+        #: Set while the subscription to releases is up.
+        self._subscribed = asyncio.Event()
         self._renewer: asyncio.Task[None] | None = None
         self._down_until = 0.0
         self._available = True
@@ -145,7 +153,9 @@ class RedisLimiter:
                 raise LimitExceeded(
                     f"all {capacity} concurrent upstream sessions of {key!r} are busy{waited}"
                 )
-            wait = POLL if remaining is None else min(POLL, remaining)
+            self._listen_for_releases()
+            poll = POLL if self._subscribed.is_set() else POLL_UNSUBSCRIBED
+            wait = poll if remaining is None else min(poll, remaining)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._released.wait(), wait)
 
@@ -167,11 +177,33 @@ class RedisLimiter:
             self._held.pop(redis_key, None)
         self._in_use[key] = self._in_use.get(key, 0) - len(members)
         try:
-            await self._call(self._client.zrem(redis_key, *members))
+            await self._script("release", [redis_key, self._channel], *members)
         except _Unavailable:
             pass  # the lease expires by itself
         finally:
             self._released.set()
+
+    def _listen_for_releases(self) -> None:
+        """Subscribe to the releases of every process, once (again after a failure)."""
+        if self._listener is None or self._listener.done():
+            self._listener = asyncio.get_running_loop().create_task(self._listen())
+
+    async def _listen(self) -> None:
+        pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(self._channel)
+            self._subscribed.set()
+            while True:
+                message = await pubsub.get_message(
+                    ignore_subscribe_messages=True, timeout=SOCKET_TIMEOUT
+                )
+                if message is not None:
+                    self._released.set()
+        except _UNREACHABLE:
+            pass  # waiters poll faster meanwhile; the next waiter subscribes again
+        finally:
+            self._subscribed.clear()
+            await _close_quietly(pubsub.aclose())  # type: ignore[no-untyped-call]
 
     async def _renew_forever(self) -> None:
         while self._held:
@@ -184,7 +216,7 @@ class RedisLimiter:
         for redis_key, leases in list(self._held.items()):
             members = [member for held in leases.values() for member in held]
             try:
-                await self._script("renew", redis_key, self._lease_seconds, *members)
+                await self._script("renew", [redis_key], self._lease_seconds, *members)
             except _Unavailable:
                 return
 
@@ -252,22 +284,23 @@ class RedisLimiter:
         )
 
     async def aclose(self) -> None:
-        renewer, self._renewer = self._renewer, None
-        if renewer is not None:
-            renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
+        for task in (self._renewer, self._listener):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._renewer = self._listener = None
         await self._client.aclose()
 
     async def _run(self, name: str, redis_key: str, *args: Any) -> list[Any]:
         if time.monotonic() < self._down_until:
             raise _Unavailable
-        result: list[Any] = await self._script(name, redis_key, *args)
+        result: list[Any] = await self._script(name, [redis_key], *args)
         return result
 
-    async def _script(self, name: str, redis_key: str, *args: Any) -> Any:
+    async def _script(self, name: str, keys: list[str], *args: Any) -> Any:
         now = -1.0 if self._clock is None else self._clock()
-        return await self._call(self._scripts[name](keys=[redis_key], args=[now, *args]))
+        return await self._call(self._scripts[name](keys=keys, args=[now, *args]))
 
     async def _call(self, operation: Awaitable[T]) -> T:
         try:
@@ -311,4 +344,9 @@ class RedisLimiter:
             logger.warning("the limits' store (Redis) answers again: limits apply")
 
 
-__all__ = ["POLL", "RECHECK", "RedisLimiter"]
+async def _close_quietly(closing: Awaitable[None]) -> None:
+    with contextlib.suppress(*_UNREACHABLE):
+        await closing
+
+
+__all__ = ["POLL", "POLL_UNSUBSCRIBED", "RECHECK", "RedisLimiter"]

@@ -59,6 +59,14 @@ return #ARGV - 2
 """
 )
 
+#: KEYS[1] the slots, KEYS[2] the release channel; ARGV: now (unused), the members to remove.
+#: Removes them and tells every process waiting for a slot of this key (PUBLISH).
+RELEASE: Final = """
+local removed = redis.call('ZREM', KEYS[1], unpack(ARGV, 2))
+redis.call('PUBLISH', KEYS[2], KEYS[1])
+return removed
+"""
+
 #: KEYS[1] the log; ARGV: now, limit, window, n, event id.  {1, "0"} when recorded, else
 #: {0, seconds until there is room}.
 HIT: Final = (
@@ -128,4 +136,4 @@ return {0, tostring(window)}
 """
 )
 
-__all__ = ["ACQUIRE", "CHECK", "HIT", "RENEW", "SPEND"]
+__all__ = ["ACQUIRE", "CHECK", "HIT", "RELEASE", "RENEW", "SPEND"]

@@ -4,6 +4,7 @@ server started on it)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
 import tempfile
@@ -79,6 +80,35 @@ async def test_a_release_gives_the_slot_back_at_once(
     lease = await holder.acquire("m", 1, timeout=0)
     await lease.release()
     await (await other.acquire("m", 1, timeout=0)).release()
+
+
+async def test_a_waiter_in_another_process_wakes_on_the_release(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from asgi_spark.limits import redis_backend
+
+    monkeypatch.setattr(redis_backend, "POLL", 30.0)  # only the published release can wake it
+    shared = prefix()
+    holder, waiter = (
+        RedisLimiter(
+            Secret(redis_url),
+            {"m": 1},
+            lease_seconds=10,
+            on_unavailable="fail_closed",
+            key_prefix=shared,
+        )
+        for _ in range(2)
+    )
+    try:
+        lease = await holder.acquire("m", 1, timeout=0)
+        waiting = asyncio.ensure_future(waiter.acquire("m", 1, timeout=20))
+        await asyncio.wait_for(waiter._subscribed.wait(), 5)  # it listens for releases now
+        await lease.release()
+        got = await asyncio.wait_for(waiting, 5)  # long before the 30 s poll
+        await got.release()
+    finally:
+        await holder.aclose()
+        await waiter.aclose()
 
 
 def unreachable(policy: str, port: int) -> RedisLimiter:
