@@ -113,7 +113,9 @@ class RedisLimiter:
         #: The members this process holds, by Redis key (renewed while held).
         self._held: dict[str, dict[str, tuple[str, ...]]] = {}
         self._in_use: dict[str, int] = {}
-        self._released = asyncio.Event()
+        #: One future per waiter, resolved by the next release heard of (registered before
+        #: the waiter asks Redis, so a release meanwhile is not missed).
+        self._waiters: set[asyncio.Future[None]] = set()
         self._channel = f"{key_prefix}:released"
         self._listener: asyncio.Task[None] | None = None
         #: Set while the subscription to releases is up.
@@ -135,29 +137,34 @@ class RedisLimiter:
         lease_id = f"{self._token}:{next(self._ids)}"
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            self._released.clear()
+            released = asyncio.get_running_loop().create_future()
+            self._waiters.add(released)
             try:
-                granted, _used = await self._run(
-                    "acquire", redis_key, n, capacity, self._lease_seconds, lease_id
-                )
-            except _Unavailable:
-                self._admit_unavailable()
-                return _RedisLease(None, key, ())
-            if granted:
-                members = tuple(f"{lease_id}#{i}" for i in range(1, n + 1))
-                self._hold(key, redis_key, lease_id, members)
-                return _RedisLease(self, key, members)
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                waited = f" (waited {timeout:g} s)" if timeout else ""
-                raise LimitExceeded(
-                    f"all {capacity} concurrent upstream sessions of {key!r} are busy{waited}"
-                )
-            self._listen_for_releases()
-            poll = POLL if self._subscribed.is_set() else POLL_UNSUBSCRIBED
-            wait = poll if remaining is None else min(poll, remaining)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._released.wait(), wait)
+                try:
+                    granted, _used = await self._run(
+                        "acquire", redis_key, n, capacity, self._lease_seconds, lease_id
+                    )
+                except _Unavailable:
+                    self._admit_unavailable()
+                    return _RedisLease(None, key, ())
+                if granted:
+                    members = tuple(f"{lease_id}#{i}" for i in range(1, n + 1))
+                    self._hold(key, redis_key, lease_id, members)
+                    return _RedisLease(self, key, members)
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    waited = f" (waited {timeout:g} s)" if timeout else ""
+                    raise LimitExceeded(
+                        f"all {capacity} concurrent upstream sessions of {key!r} are busy{waited}"
+                    )
+                self._listen_for_releases()
+                poll = POLL if self._subscribed.is_set() else POLL_UNSUBSCRIBED
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(
+                        released, poll if remaining is None else min(poll, remaining)
+                    )
+            finally:
+                self._waiters.discard(released)
 
     def in_use(self, key: str) -> int:
         return self._in_use.get(key, 0)
@@ -181,7 +188,15 @@ class RedisLimiter:
         except _Unavailable:
             pass  # the lease expires by itself
         finally:
-            self._released.set()
+            self._wake_waiters()
+
+    def _wake_waiters(self) -> None:
+        """A slot was released (here, or published by another process): every waiter asks
+        again."""
+        waiters, self._waiters = self._waiters, set()
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     def _listen_for_releases(self) -> None:
         """Subscribe to the releases of every process, once (again after a failure)."""
@@ -198,7 +213,7 @@ class RedisLimiter:
                     ignore_subscribe_messages=True, timeout=SOCKET_TIMEOUT
                 )
                 if message is not None:
-                    self._released.set()
+                    self._wake_waiters()
         except _UNREACHABLE:
             pass  # waiters poll faster meanwhile; the next waiter subscribes again
         finally:
