@@ -26,13 +26,12 @@ from asgi_spark.limits.redis_backend import RedisLimiter
 PASSWORD = "s3cret-redis-pw"
 
 
-@pytest.fixture
-async def pair(redis_url: str) -> AsyncIterator[tuple[RedisLimiter, RedisLimiter, Clock]]:
-    """Two limiters on one Redis (two processes), lease 10 s, a clock the test moves."""
-    clock, shared = Clock(), prefix()
-    made = [
+def two_limiters(url: str, clock: Clock | None = None) -> tuple[RedisLimiter, RedisLimiter]:
+    """Two limiters on one Redis, like two processes: one slot of "m", leases of 10 s."""
+    shared = prefix()
+    first, second = (
         RedisLimiter(
-            Secret(redis_url),
+            Secret(url),
             {"m": 1},
             lease_seconds=10,
             on_unavailable="fail_closed",
@@ -40,7 +39,15 @@ async def pair(redis_url: str) -> AsyncIterator[tuple[RedisLimiter, RedisLimiter
             clock=clock,
         )
         for _ in range(2)
-    ]
+    )
+    return first, second
+
+
+@pytest.fixture
+async def pair(redis_url: str) -> AsyncIterator[tuple[RedisLimiter, RedisLimiter, Clock]]:
+    """Two limiters on one Redis, a clock the test moves."""
+    clock = Clock()
+    made = two_limiters(redis_url, clock)
     yield made[0], made[1], clock
     for limiter in made:
         await limiter.aclose()
@@ -88,17 +95,7 @@ async def test_a_waiter_in_another_process_wakes_on_the_release(
     from asgi_spark.limits import redis_backend
 
     monkeypatch.setattr(redis_backend, "POLL", 30.0)  # only the published release can wake it
-    shared = prefix()
-    holder, waiter = (
-        RedisLimiter(
-            Secret(redis_url),
-            {"m": 1},
-            lease_seconds=10,
-            on_unavailable="fail_closed",
-            key_prefix=shared,
-        )
-        for _ in range(2)
-    )
+    holder, waiter = two_limiters(redis_url)
     try:
         lease = await holder.acquire("m", 1, timeout=0)
         waiting = asyncio.ensure_future(waiter.acquire("m", 1, timeout=20))
