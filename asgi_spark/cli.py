@@ -36,6 +36,7 @@ from .config import (
     config_schema,
     load_config,
 )
+from .config.report import settings_lines
 from .config.security import DEFAULT_HEADER_TIMEOUT
 from .gateway import CONFIG_ENV
 from .serve_cli import add_drain_arguments
@@ -356,29 +357,9 @@ def _run_check_config(args: argparse.Namespace) -> int:
                 print(f"    {key}: {value}")
     for model_id in config.disabled:
         print(f"- {model_id} (disabled)")
-    for line in _security_lines(config):
+    for line in settings_lines(config):
         print(line)
     return 0
-
-
-def _security_lines(config: GatewayConfig) -> list[str]:
-    """What check-config says about clients: keys by name (never the key), CORS, limits."""
-    if config.api_keys is None:
-        keys = "clients: no key needed (without api_keys the API is open to whoever reaches it)"
-    else:
-        names = ", ".join(
-            key.name if key.models is None else f"{key.name} ({', '.join(sorted(key.models))})"
-            for key in config.api_keys
-        )
-        keys = f"clients: {len(config.api_keys)} key(s): {names}"
-    cors = "none" if config.cors is None else ", ".join(config.cors.allow_origins)
-    cap = "none" if config.max_connections is None else str(config.max_connections)
-    return [
-        keys,
-        f"browser origins (cors): {cors}",
-        f"limits: header_timeout {config.header_timeout:g} s, body_timeout "
-        f"{config.body_timeout:g} s, max_connections {cap}",
-    ]
 
 
 def _run_schema(args: argparse.Namespace) -> int:

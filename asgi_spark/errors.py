@@ -29,6 +29,7 @@ The tree (HTTP status, OpenAI ``type``, default ``code``; * = retryable by defau
     ├── GatewayClosedError             503 service_unavailable / gateway_closed
     │   └── GatewayDrainingError     * 503 service_unavailable / gateway_draining
     ├── GatewayNotReadyError           503 service_unavailable / gateway_not_ready
+    ├── LimitStoreUnavailableError     503 service_unavailable / limit_store_unavailable
     └── InternalError                  500 internal_error
         └── ContractViolation (events)  500 adapter_contract_violation
 
@@ -285,6 +286,15 @@ class GatewayDrainingError(GatewayClosedError):
 
     default_code = "gateway_draining"
     default_retryable = True
+
+
+class LimitStoreUnavailableError(GatewayError):
+    """The shared limits' store (Redis) cannot be reached and ``limits.on_unavailable`` is
+    ``fail_closed``."""
+
+    status = 503
+    type = "service_unavailable"
+    default_code = "limit_store_unavailable"
 
 
 class InternalError(GatewayError):

@@ -48,7 +48,7 @@ from .observe import AccessLog, Observer, message_texts, notify
 from .openai_types import Model, ModelList, encoder
 from .outcome import Outcome
 from .pipeline import Call, RequestContext
-from .readiness import NotReady, readiness
+from .readiness import NotReady, readiness, shown
 from .request_body import MAX_BODY_BYTES, decode_chat_request, read_body, require_json
 from .request_id import client_request_id
 from .respond import JSONWriter, SSEWriter, WriterState, send_json
@@ -190,11 +190,11 @@ class Gateway:
         """Cut a drain short: end the requests in flight now."""
         self._drain.hurry()
 
-    def not_ready(self) -> list[NotReady]:
+    async def not_ready(self) -> list[NotReady]:
         """Why ``/readyz`` says 503 now (empty: ready): the gateway's reasons (draining), then
         its runtime's (:meth:`~asgi_spark.runtime.Runtime.not_ready`)."""
         runtime = self._runtime
-        return [*self._drain.not_ready(), *(runtime.not_ready() if runtime else ())]
+        return [*self._drain.not_ready(), *(await runtime.not_ready() if runtime else ())]
 
     @contextlib.asynccontextmanager
     async def lifespan(self) -> AsyncIterator[Gateway]:
@@ -269,9 +269,13 @@ class Gateway:
         await send_json(incoming.send, 200, body)
 
     async def _ready(self, incoming: Incoming) -> None:
-        """200 when :meth:`not_ready` gives no reason, else 503 with the reasons; the
-        Endpoint answers 503 when the gateway is closed or cannot start."""
-        status, body = readiness(len(incoming.runtime.adapters), self.not_ready())
+        """200 when :meth:`not_ready` gives no reason, else 503 with the reasons; both say
+        where the limits are kept.  The Endpoint answers 503 when the gateway is closed or cannot
+        start."""
+        runtime = incoming.runtime
+        limits = await runtime.limit_status()
+        reasons = [*self._drain.not_ready(), *await runtime.not_ready(limits)]
+        status, body = readiness(len(runtime.adapters), reasons, limits=shown(limits))
         await send_json(incoming.send, status, encoder.encode(body))
 
     async def _models(self, incoming: Incoming) -> None:

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .limits import LimitStatus
+
 
 @dataclass(frozen=True, slots=True)
 class NotReady:
@@ -30,13 +32,23 @@ class NotReady:
         return {"code": self.code, "message": self.message}
 
 
-def readiness(models: int, reasons: Sequence[NotReady]) -> tuple[int, dict[str, Any]]:
-    """``/readyz``'s status and body: ``{"status": "ready", "models": N}``, or 503 and
-    ``{"status": "not_ready", "models": N, "reasons": [{"code", "message"}, ...]}``."""
+def readiness(
+    models: int, reasons: Sequence[NotReady], **shown: object
+) -> tuple[int, dict[str, Any]]:
+    """``/readyz``'s status and body: ``{"status": "ready", "models": N, **shown}``, or 503 and
+    ``{"status": "not_ready", "models": N, **shown, "reasons": [{"code", "message"}, ...]}``."""
     if not reasons:
-        return 200, {"status": "ready", "models": models}
+        return 200, {"status": "ready", "models": models, **shown}
     listed = [reason.as_json() for reason in reasons]
-    return 503, {"status": "not_ready", "models": models, "reasons": listed}
+    return 503, {"status": "not_ready", "models": models, **shown, "reasons": listed}
 
 
-__all__ = ["NotReady", "readiness"]
+def shown(limits: LimitStatus) -> dict[str, object]:
+    """Where the limits are kept, as ``/readyz`` shows it."""
+    body: dict[str, object] = {"backend": limits.backend, "available": limits.available}
+    if limits.on_unavailable is not None:
+        body["on_unavailable"] = limits.on_unavailable
+    return body
+
+
+__all__ = ["NotReady", "readiness", "shown"]

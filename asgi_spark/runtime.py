@@ -24,14 +24,16 @@ from types import MappingProxyType
 from .adapters.base import Adapter, WebSocketAdapter
 from .adapters.pool import PoolStats, WarmPool
 from .config import GatewayConfig, build_adapters
+from .config.limits import LimitsSettings, model_rates
 from .errors import ModelNotFoundError
 from .gauges import Reading
-from .limits import Lease, Limiter
+from .limits import Lease, Limiter, LimitStatus
 from .limits.memory import MemoryLimiter
 from .pipeline import CallNext, Policy, adapter_call, compose
 from .policies.choices import choices
 from .policies.fallback import fallback
-from .policies.limit import limit
+from .policies.key_limits import key_limits
+from .policies.limit import limit, rate
 from .policies.retry import Backoff, retry
 from .policies.stop import stop
 from .policies.structured import structured
@@ -78,11 +80,24 @@ class Runtime:
             )
         return call
 
-    def not_ready(self) -> list[NotReady]:
+    async def limit_status(self) -> LimitStatus:
+        """Where the limits are kept and whether that store answers now (for ``/readyz``)."""
+        return await self.limiter.status()
+
+    async def not_ready(self, status: LimitStatus | None = None) -> list[NotReady]:
         """Why this runtime should get no new traffic now (``/readyz``, gathered by
-        :meth:`~asgi_spark.gateway.Gateway.not_ready`): a shared resource it depends on that is
-        down.  None today."""
-        return []
+        :meth:`~asgi_spark.gateway.Gateway.not_ready`): the limits' store unreachable with
+        ``fail_closed``.  ``status``: the :meth:`limit_status` just read, if any."""
+        status = status or await self.limit_status()
+        if not status.refusing:
+            return []
+        return [
+            NotReady(
+                "limit_store_unavailable",
+                f"the limits' store ({status.backend}) cannot be reached and "
+                "limits.on_unavailable is fail_closed",
+            )
+        ]
 
     def pool_stats(self) -> dict[str, PoolStats]:
         """Each pool's state (idle, opening, used, discarded, failed) by model id."""
@@ -134,6 +149,7 @@ class Runtime:
             yield Reading("limit_slots", "max_concurrency of each limit", capacity, labels)
             in_use = self.limiter.in_use(key)
             yield Reading("limit_slots_in_use", "upstream sessions holding a slot", in_use, labels)
+        yield from self.limiter.readings()
         for model_id, pool in self.pools.items():
             yield from pool.readings(model_id)
         for model_id, adapter in self.adapters.items():
@@ -187,10 +203,19 @@ def _compose_models(
     ``fallback(candidates)`` around its
     own ``limit(choices(retry(adapter)))``;
     every candidate keeps its own limit and retries (a fallback's fallbacks are not followed,
-    so chains cannot loop).  The pools of a limiter key make room in its limit."""
+    so chains cannot loop), with ``rate`` (``max_qps``) innermost, around each upstream
+    request.  The pools of a limiter key make room in its limit.  The client keys' limits
+    wrap everything, when any key has one."""
     by_key: dict[str, list[WarmPool]] = {}
     for model_id, pool in pools.items():
         by_key.setdefault(adapters[model_id].entry.limit_key, []).append(pool)
+    rates = model_rates(adapter.entry for adapter in adapters.values())
+    keyed = [
+        key
+        for key in config.api_keys or ()
+        if key.requests_per_minute is not None or key.tokens_per_minute is not None
+    ]
+    outermost = [key_limits(limiter, {key.name: key for key in keyed})] if keyed else []
     candidates: dict[str, CallNext] = {}
     for model_id, adapter in adapters.items():
         entry = adapter.entry
@@ -210,6 +235,11 @@ def _compose_models(
                 jitter=r.jitter,
             )
             layers.append(retry(backoff, deadline=entry.effective_timeouts().total))
+        max_qps = rates.get(entry.limit_key)
+        if max_qps is not None:
+            layers.append(
+                rate(limiter, entry.limit_key, max_qps, queue_timeout=entry.queue_timeout)
+            )
         candidates[model_id] = compose(layers, adapter_call(adapter))
     calls: dict[str, CallNext] = {}
     for model_id, adapter in adapters.items():
@@ -217,6 +247,7 @@ def _compose_models(
         entry = adapter.entry
         outer: list[Policy] = [
             *first,
+            *outermost,
             structured(functions=adapter.supports_functions, retries=entry.structured_retries),
             *EMULATIONS,
         ]
@@ -251,7 +282,7 @@ async def build_runtime(
             adapters = build_adapters(config)
         for adapter in adapters.values():
             stack.push_async_callback(adapter.aclose)
-        limiter = MemoryLimiter(config.capacities())
+        limiter = build_limiter(config.limits, config.capacities())
         stack.push_async_callback(limiter.aclose)
         pools = _build_pools(adapters, limiter, stack)
         runtime = Runtime(config, adapters, limiter, stack, pools, outer)
@@ -259,6 +290,22 @@ async def build_runtime(
             pool.start()
         guard.pop_all()
     return runtime
+
+
+def build_limiter(settings: LimitsSettings, capacities: Mapping[str, int]) -> Limiter:
+    """The limiter the ``limits`` block asks for (``max_concurrency`` per limiter key)."""
+    if settings.backend == "memory":
+        return MemoryLimiter(capacities)
+    from .limits.redis_backend import RedisLimiter  # the redis extra: imported when used
+
+    assert settings.url is not None  # checked when the configuration was loaded
+    return RedisLimiter(
+        settings.url,
+        capacities,
+        lease_seconds=settings.lease_seconds,
+        on_unavailable=settings.on_unavailable,
+        key_prefix=settings.key_prefix,
+    )
 
 
 def _build_pools(
@@ -290,4 +337,4 @@ def _build_pools(
     return pools
 
 
-__all__ = ["Runtime", "RuntimeFactory", "build_runtime"]
+__all__ = ["Runtime", "RuntimeFactory", "build_limiter", "build_runtime"]

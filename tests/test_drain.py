@@ -78,11 +78,18 @@ def stream(sdk: openai.OpenAI, prompt: str) -> Any:
 def test_readyz_says_why_at_once_healthz_stays_and_requests_are_served_during_the_delay(
     served: ServedGateway,
 ) -> None:
-    assert httpx.get(served.base_url + "/readyz").json() == {"status": "ready", "models": 1}
+    limits = {"backend": "memory", "available": True}
+    ready = httpx.get(served.base_url + "/readyz")
+    assert ready.json() == {"status": "ready", "models": 1, "limits": limits}
     task = begin_drain(served, delay=30, timeout=5)
     ready = httpx.get(served.base_url + "/readyz")
     assert ready.status_code == 503
-    assert ready.json() == {"status": "not_ready", "models": 1, "reasons": [DRAINING]}
+    assert ready.json() == {
+        "status": "not_ready",
+        "models": 1,
+        "limits": limits,
+        "reasons": [DRAINING],
+    }
     assert httpx.get(served.base_url + "/healthz").status_code == 200
     with client(served) as sdk:  # the delay: still served
         answer = sdk.chat.completions.create(
@@ -190,9 +197,13 @@ def test_the_runtimes_reasons_are_listed_too(
 ) -> None:
     assert httpx.get(served.base_url + "/readyz").status_code == 200  # started
     runtime = gateway_of(served).runtime
-    assert runtime is not None and runtime.not_ready() == []
+    assert runtime is not None and served.call(runtime.not_ready) == []
     limits_down = NotReady("limits_unavailable", "the limit backend does not answer")
-    monkeypatch.setattr(runtime, "not_ready", lambda: [limits_down])
+
+    async def not_ready(status: object = None) -> list[NotReady]:
+        return [limits_down]
+
+    monkeypatch.setattr(runtime, "not_ready", not_ready)
     ready = httpx.get(served.base_url + "/readyz")
     assert ready.status_code == 503
     assert ready.json()["reasons"] == [limits_down.as_json()]
@@ -213,7 +224,7 @@ def test_drain_takes_the_configurations_block() -> None:
         gateway = create_app({"models": models, "drain": {"delay": 0, "timeout": 0}})
         async with gateway.lifespan():
             await asyncio.wait_for(gateway.drain(), 5)  # no delay, nothing in flight
-            return [reason.code for reason in gateway.not_ready()]
+            return [reason.code for reason in await gateway.not_ready()]
 
     assert asyncio.run(drain()) == ["draining"]
 

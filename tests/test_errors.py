@@ -22,6 +22,7 @@ from asgi_spark.errors import (
     IdleTimeoutError,
     InternalError,
     InvalidRequestError,
+    LimitStoreUnavailableError,
     ModelNotAllowedError,
     ModelNotFoundError,
     NotFoundError,
@@ -73,6 +74,7 @@ TABLE = [
     (GatewayClosedError, 503, "service_unavailable", "gateway_closed", False),
     (GatewayNotReadyError, 503, "service_unavailable", "gateway_not_ready", False),
     (GatewayDrainingError, 503, "service_unavailable", "gateway_draining", True),
+    (LimitStoreUnavailableError, 503, "service_unavailable", "limit_store_unavailable", False),
     (InternalError, 500, "server_error", "internal_error", False),
 ]
 

@@ -44,6 +44,7 @@ import msgspec
 from .. import registry
 from ..decoding import JsonDecodeFailure, decode
 from .env import EnvResolver, Where
+from .limits import check_limits, model_rates
 from .messages import ConfigError, did_you_mean, json_type, validation_issue
 from .schema import LOG_LEVELS, ConfigFile, GatewayConfig, ModelEntry, dec_hook
 from .security import check_key_models, client_keys, cors_settings
@@ -184,6 +185,7 @@ def _build_config(raw: Any, env: Mapping[str, str]) -> GatewayConfig:
         detail = f" (disabled: {', '.join(disabled)})" if disabled else ""
         raise ConfigError(f"no enabled model in the configuration{detail}", field="models")
     _check_across_entries(enabled, disabled)
+    model_rates(enabled)  # one max_qps per limit_group
     keys = None
     if spec.api_keys is not None:
         keys = client_keys(spec.api_keys, note=resolver.note)
@@ -202,6 +204,7 @@ def _build_config(raw: Any, env: Mapping[str, str]) -> GatewayConfig:
         body_timeout=spec.body_timeout,
         max_connections=spec.max_connections,
         drain=spec.drain,
+        limits=check_limits(spec.limits),
     )
 
 
