@@ -239,3 +239,28 @@ def test_signals_are_left_alone_outside_uvicorn() -> None:
     assert uvicorn_server() is None
     assert asyncio.run(install()) is False
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_readyz_lists_an_unreachable_limit_store_and_the_drain() -> None:
+    pytest.importorskip("redis")
+    with socket.create_server(("127.0.0.1", 0)) as taken:  # a port where no Redis answers
+        port = taken.getsockname()[1]
+    limits = {"backend": "redis", "url": f"redis://127.0.0.1:{port}/0"}
+    limits["on_unavailable"] = "fail_closed"
+    server = ServedGateway(
+        lambda url: create_app({"models": [spark_entry("spark-max", url)], "limits": limits})
+    ).start()
+    try:
+        ready = httpx.get(server.base_url + "/readyz")
+        assert ready.status_code == 503
+        store = {
+            "code": "limit_store_unavailable",
+            "message": "the limits' store (redis) cannot be reached and "
+            "limits.on_unavailable is fail_closed",
+        }
+        assert ready.json()["reasons"] == [store]
+        begin_drain(server, delay=30, timeout=0)
+        assert httpx.get(server.base_url + "/readyz").json()["reasons"] == [DRAINING, store]
+        gateway_of(server).hurry()
+    finally:
+        server.stop()
