@@ -41,10 +41,9 @@ class LimitsSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, o
         Meta(description='"memory" (per process) or "redis" (shared; the redis extra)'),
     ] = "memory"
     url: Annotated[
-        Secret | None,
+        Annotated[Secret, Meta(extra_json_schema={"type": "string", "minLength": 1})] | None,
         Meta(
-            description="the Redis URL (redis://, rediss:// or unix://), usually ENV:REDIS_URL",
-            extra_json_schema={"type": "string", "minLength": 1},
+            description="the Redis URL (redis://, rediss:// or unix://), usually ENV:REDIS_URL"
         ),
     ] = None
     on_unavailable: Annotated[
