@@ -41,9 +41,10 @@ class LimitsSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, o
         Meta(description='"memory" (per process) or "redis" (shared; the redis extra)'),
     ] = "memory"
     url: Annotated[
-        # the schema on the Secret itself: msgspec 0.18 takes none from the union's Meta
         Annotated[Secret, Meta(extra_json_schema={"type": "string", "minLength": 1})] | None,
-        Meta(description="the Redis URL (redis://, rediss:// or unix://), usually ENV:REDIS_URL"),
+        Meta(
+            description="the Redis URL (redis://, rediss:// or unix://), usually ENV:REDIS_URL"
+        ),
     ] = None
     on_unavailable: Annotated[
         Literal["fail_open", "fail_closed"],
