@@ -42,9 +42,7 @@ class LimitsSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, o
     ] = "memory"
     url: Annotated[
         Annotated[Secret, Meta(extra_json_schema={"type": "string", "minLength": 1})] | None,
-        Meta(
-            description="the Redis URL (redis://, rediss:// or unix://), usually ENV:REDIS_URL"
-        ),
+        Meta(description="the Redis URL (redis://, rediss:// or unix://), usually ENV:REDIS_URL"),
     ] = None
     on_unavailable: Annotated[
         Literal["fail_open", "fail_closed"],
