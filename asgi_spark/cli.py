@@ -36,8 +36,10 @@ from .config import (
     config_schema,
     load_config,
 )
+from .config.report import settings_lines
 from .config.security import DEFAULT_HEADER_TIMEOUT
 from .gateway import CONFIG_ENV
+from .serve_cli import add_drain_arguments
 from .serve_protocol import open_api_warning
 from .simulator import Faults, SparkSimulator
 from .simulator.faults import CONNECTION_FIELDS, describe_faults, faults_from_assignments
@@ -148,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Serve the OpenAI-compatible gateway with uvicorn.  The configuration comes from "
             f"--config, else from ${CONFIG_ENV}; without either (or with --demo) the built-in "
             "Spark simulator is started inside the process and the model 'spark-demo' is served.  "
-            "It runs until Ctrl-C or SIGTERM; SIGHUP reloads the configuration file."
+            "It runs until Ctrl-C or SIGTERM, which drain it first; SIGHUP reloads the "
+            "configuration file."
         ),
     )
     serve.add_argument(
@@ -209,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="HTTP parser; auto: httptools when installed (the 'fast' extra), else h11 "
         "(default: %(default)s)",
     )
+    add_drain_arguments(serve)
     serve.set_defaults(handler=_run_serve)
 
     check = commands.add_parser(
@@ -332,6 +336,8 @@ def _run_serve(args: argparse.Namespace) -> int:
         max_connections=max_connections,
         loop=args.loop,
         http=args.http,
+        drain_delay=args.drain_delay,
+        drain_timeout=args.drain_timeout,
     )
     return run(options)
 
@@ -351,29 +357,9 @@ def _run_check_config(args: argparse.Namespace) -> int:
                 print(f"    {key}: {value}")
     for model_id in config.disabled:
         print(f"- {model_id} (disabled)")
-    for line in _security_lines(config):
+    for line in settings_lines(config):
         print(line)
     return 0
-
-
-def _security_lines(config: GatewayConfig) -> list[str]:
-    """What check-config says about clients: keys by name (never the key), CORS, limits."""
-    if config.api_keys is None:
-        keys = "clients: no key needed (without api_keys the API is open to whoever reaches it)"
-    else:
-        names = ", ".join(
-            key.name if key.models is None else f"{key.name} ({', '.join(sorted(key.models))})"
-            for key in config.api_keys
-        )
-        keys = f"clients: {len(config.api_keys)} key(s): {names}"
-    cors = "none" if config.cors is None else ", ".join(config.cors.allow_origins)
-    cap = "none" if config.max_connections is None else str(config.max_connections)
-    return [
-        keys,
-        f"browser origins (cors): {cors}",
-        f"limits: header_timeout {config.header_timeout:g} s, body_timeout "
-        f"{config.body_timeout:g} s, max_connections {cap}",
-    ]
 
 
 def _run_schema(args: argparse.Namespace) -> int:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Sequence
 from typing import Any, Final
 
 from .config import load_config
+from .pipeline import Policy
 from .runtime import Runtime, build_runtime
 
 logger = logging.getLogger("asgi_spark")
@@ -41,8 +43,9 @@ def demo_config(simulator_url: str) -> dict[str, Any]:
     }
 
 
-async def demo_runtime() -> Runtime:
-    """Start the simulator and build a runtime that serves it (and stops it when closed)."""
+async def demo_runtime(outer: Sequence[Policy] = ()) -> Runtime:
+    """Start the simulator and build a runtime that serves it (and stops it when closed);
+    ``outer`` as for :func:`~asgi_spark.runtime.build_runtime`."""
     from .simulator import SparkSimulator
 
     async with contextlib.AsyncExitStack() as stack:
@@ -57,7 +60,7 @@ async def demo_runtime() -> Runtime:
         await simulator.start()
         stack.push_async_callback(simulator.stop)
         runtime = await build_runtime(
-            load_config(demo_config(simulator.url)), stack=stack.pop_all()
+            load_config(demo_config(simulator.url)), stack=stack.pop_all(), outer=outer
         )
     logger.warning(
         "Demo mode: no configuration was given, so model %r is served from the built-in Spark "

@@ -27,7 +27,9 @@ The tree (HTTP status, OpenAI ``type``, default ``code``; * = retryable by defau
     │       └── ConnectTimeoutError, AcquireTimeoutError, FirstFrameTimeoutError,
     │           IdleTimeoutError, TotalTimeoutError (``phase`` names the deadline)
     ├── GatewayClosedError             503 service_unavailable / gateway_closed
+    │   └── GatewayDrainingError     * 503 service_unavailable / gateway_draining
     ├── GatewayNotReadyError           503 service_unavailable / gateway_not_ready
+    ├── LimitStoreUnavailableError     503 service_unavailable / limit_store_unavailable
     └── InternalError                  500 internal_error
         └── ContractViolation (events)  500 adapter_contract_violation
 
@@ -275,6 +277,24 @@ class GatewayNotReadyError(GatewayError):
     status = 503
     type = "service_unavailable"
     default_code = "gateway_not_ready"
+
+
+class GatewayDrainingError(GatewayClosedError):
+    """The gateway is shutting down (:meth:`~asgi_spark.gateway.Gateway.drain`): it takes no
+    new request, or it ended one still running at the drain's timeout.  Another instance can
+    answer the same request."""
+
+    default_code = "gateway_draining"
+    default_retryable = True
+
+
+class LimitStoreUnavailableError(GatewayError):
+    """The shared limits' store (Redis) cannot be reached and ``limits.on_unavailable`` is
+    ``fail_closed``."""
+
+    status = 503
+    type = "service_unavailable"
+    default_code = "limit_store_unavailable"
 
 
 class InternalError(GatewayError):

@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from enum import Enum
 from functools import partial
 
@@ -35,7 +35,10 @@ from starlette.types import Receive, Scope, Send
 from . import access
 from .adapters.base import Adapter
 from .config import ConfigError, ConfigSource, GatewayConfig, build_adapters, load_config
+from .config.drain import DrainSettings
 from .demo import CONFIG_ENV, DEMO_MODEL, demo_config, demo_runtime
+from .drain import Drain
+from .drain_signals import SignalDrain
 from .endpoint import Endpoint, Handler, Incoming, no_such_route, not_found
 from .endpoints.common import until_disconnect
 from .endpoints.completions import CompletionsEndpoint
@@ -45,10 +48,11 @@ from .observe import AccessLog, Observer, message_texts, notify
 from .openai_types import Model, ModelList, encoder
 from .outcome import Outcome
 from .pipeline import Call, RequestContext
+from .readiness import NotReady, readiness, shown
 from .request_body import MAX_BODY_BYTES, decode_chat_request, read_body, require_json
 from .request_id import client_request_id
 from .respond import JSONWriter, SSEWriter, WriterState, send_json
-from .runtime import Runtime, RuntimeFactory, build_runtime
+from .runtime import Hold, Runtime, RuntimeFactory, build_runtime
 
 logger = logging.getLogger("asgi_spark")
 
@@ -74,6 +78,9 @@ class Gateway:
         self.state = GatewayState.IDLE
         self._runtime: Runtime | None = None
         self._lock = asyncio.Lock()
+        self._drain = Drain()
+        #: SIGTERM/SIGINT drain the gateway when uvicorn runs it (:mod:`.drain_signals`).
+        self.signals = SignalDrain(self)
         #: One line per request (the configuration's ``access_log`` block says how).
         self.access_log = AccessLog()
         #: Called with the :class:`~asgi_spark.outcome.Outcome` of every chat request, after
@@ -91,8 +98,8 @@ class Gateway:
                 Route("/v1/models", self._route("GET", self._models)),
                 Route("/v1/models/{model_id:path}", self._route("GET", self._model)),
                 Route("/v1/{path:path}", self._route(None, self._no_route)),  # a key first
-                Route("/healthz", self._route("GET", self._health, keyed=False)),
-                Route("/readyz", self._route("GET", self._ready, keyed=False)),
+                Route("/healthz", self._probe(self._health)),
+                Route("/readyz", self._probe(self._ready)),
             ],
             default=not_found,
         )
@@ -102,17 +109,22 @@ class Gateway:
     ) -> Endpoint:
         return Endpoint(method, handler, self._use, keyed=keyed, timed=timed)
 
+    def _probe(self, handler: Handler) -> Endpoint:
+        """A probe answers while the gateway drains (other routes refuse new requests)."""
+        return Endpoint("GET", handler, partial(self._use, probe=True), keyed=False)
+
     # --------------------------------------------------------------------------- runtime
 
     def _factory(self) -> RuntimeFactory:
+        outer = (self._drain.policy,)
         if self.demo:
-            return demo_runtime
+            return partial(demo_runtime, outer)
         if self._prepared is None:
             assert self._source is not None
             self._prepared = _prepare(self._source)
         config, adapters = self._prepared
         self._prepared = None  # the adapters belong to the runtime from now on
-        return lambda: build_runtime(config, adapters=adapters)
+        return partial(build_runtime, config, adapters=adapters, outer=outer)
 
     async def startup(self) -> None:
         """Build the runtime if not done yet.  A closed gateway stays closed."""
@@ -133,7 +145,7 @@ class Gateway:
         running one stays.
         """
         loaded, adapters = _prepare(config)
-        runtime = await build_runtime(loaded, adapters=adapters)
+        runtime = await build_runtime(loaded, adapters=adapters, outer=(self._drain.policy,))
         async with self._lock:
             if self.state is GatewayState.CLOSED:
                 await runtime.aclose()
@@ -152,6 +164,37 @@ class Gateway:
             runtime, self._runtime = self._runtime, None
         if runtime is not None:
             await runtime.aclose()
+
+    async def drain(
+        self,
+        delay: float | None = None,
+        timeout: float | None = None,
+        *,
+        reason: str = "drain() was called",
+        stop_listening: Callable[[float], object] | None = None,
+    ) -> None:
+        """Stop taking traffic, cutting no answer short that ends within ``timeout``
+        (:mod:`.drain`): ``/readyz`` 503 at once; new requests served for ``delay`` s, then
+        refused (and ``stop_listening(timeout)`` called); those in flight ended after
+        ``timeout`` s.  ``None``: the config's ``drain`` block.  Returns when none is left;
+        :meth:`aclose` (or leaving :meth:`lifespan`) closes the gateway afterwards."""
+        settings = self.config.drain if self.config is not None else DrainSettings()
+        await self._drain.run(
+            delay=settings.delay if delay is None else delay,
+            timeout=settings.timeout if timeout is None else timeout,
+            reason=reason,
+            stop_listening=stop_listening,
+        )
+
+    def hurry(self) -> None:
+        """Cut a drain short: end the requests in flight now."""
+        self._drain.hurry()
+
+    async def not_ready(self) -> list[NotReady]:
+        """Why ``/readyz`` says 503 now (empty: ready): the gateway's reasons (draining), then
+        its runtime's (:meth:`~asgi_spark.runtime.Runtime.not_ready`)."""
+        runtime = self._runtime
+        return [*self._drain.not_ready(), *(await runtime.not_ready() if runtime else ())]
 
     @contextlib.asynccontextmanager
     async def lifespan(self) -> AsyncIterator[Gateway]:
@@ -179,9 +222,19 @@ class Gateway:
             return self._runtime.config
         return self._prepared[0] if self._prepared is not None else None
 
-    def _use(self) -> contextlib.AbstractAsyncContextManager[Runtime]:
-        """The current runtime, held for one request (started first if need be)."""
-        return _Using(self)
+    def _use(self, probe: bool = False) -> contextlib.AbstractAsyncContextManager[Runtime]:
+        """The current runtime, held for one request; refused while draining (not probes)."""
+        return Hold(partial(self._current, probe))
+
+    async def _current(self, probe: bool) -> Runtime:
+        if self._runtime is None:
+            await self.startup()
+        runtime = self._runtime
+        if runtime is None or self.state is GatewayState.CLOSED:
+            raise GatewayClosedError("the gateway is closed")
+        if self._drain.refusing and not probe:
+            raise self._drain.refusal()
+        return runtime
 
     # ------------------------------------------------------------------------------- ASGI
 
@@ -202,6 +255,7 @@ class Gateway:
                 except (ConfigError, OSError) as exc:
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
+                self.signals.install()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.aclose()
@@ -217,10 +271,14 @@ class Gateway:
         await send_json(incoming.send, 200, body)
 
     async def _ready(self, incoming: Incoming) -> None:
-        """200 once the runtime runs; the Endpoint answers 503 when it is closed or cannot
+        """200 when :meth:`not_ready` gives no reason, else 503 with the reasons; both say
+        where the limits are kept.  The Endpoint answers 503 when the gateway is closed or cannot
         start."""
-        body = encoder.encode({"status": "ready", "models": len(incoming.runtime.adapters)})
-        await send_json(incoming.send, 200, body)
+        runtime = incoming.runtime
+        limits = await runtime.limit_status()
+        reasons = [*self._drain.not_ready(), *await runtime.not_ready(limits)]
+        status, body = readiness(len(runtime.adapters), reasons, limits=shown(limits))
+        await send_json(incoming.send, status, encoder.encode(body))
 
     async def _models(self, incoming: Incoming) -> None:
         runtime = incoming.runtime
@@ -281,31 +339,6 @@ class Gateway:
         """The access log and the observers get every model request's outcome."""
         settings = runtime.config.access_log
         notify(outcome, [partial(self.access_log, settings=settings), *self.observers])
-
-
-class _Using:
-    """:meth:`Gateway._use` (a small object rather than a generator: one per request)."""
-
-    __slots__ = ("_gateway", "_held")
-
-    def __init__(self, gateway: Gateway) -> None:
-        self._gateway = gateway
-        self._held: contextlib.AbstractAsyncContextManager[Runtime] | None = None
-
-    async def __aenter__(self) -> Runtime:
-        gateway = self._gateway
-        if gateway._runtime is None:
-            await gateway.startup()
-        runtime = gateway._runtime
-        if runtime is None or gateway.state is GatewayState.CLOSED:
-            raise GatewayClosedError("the gateway is closed")
-        held = self._held = runtime.use()
-        return await held.__aenter__()
-
-    async def __aexit__(self, *exc: object) -> None:
-        held, self._held = self._held, None
-        if held is not None:
-            await held.__aexit__(None, None, None)
 
 
 def _model_object(runtime: Runtime, model_id: str) -> Model:

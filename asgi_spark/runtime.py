@@ -24,17 +24,20 @@ from types import MappingProxyType
 from .adapters.base import Adapter, WebSocketAdapter
 from .adapters.pool import PoolStats, WarmPool
 from .config import GatewayConfig, build_adapters
+from .config.limits import LimitsSettings, model_rates
 from .errors import ModelNotFoundError
 from .gauges import Reading
-from .limits import Lease, Limiter
+from .limits import Lease, Limiter, LimitStatus
 from .limits.memory import MemoryLimiter
 from .pipeline import CallNext, Policy, adapter_call, compose
 from .policies.choices import choices
 from .policies.fallback import fallback
-from .policies.limit import limit
+from .policies.key_limits import key_limits
+from .policies.limit import limit, rate
 from .policies.retry import Backoff, retry
 from .policies.stop import stop
 from .policies.structured import structured
+from .readiness import NotReady
 
 logger = logging.getLogger("asgi_spark")
 
@@ -49,6 +52,7 @@ class Runtime:
         limiter: Limiter,
         stack: contextlib.AsyncExitStack,
         pools: Mapping[str, WarmPool] | None = None,
+        outer: Sequence[Policy] = (),
     ) -> None:
         self.config = config
         self.adapters: Mapping[str, Adapter] = MappingProxyType(dict(adapters))
@@ -56,7 +60,7 @@ class Runtime:
         #: The warm pool of each model that has one, by model id.
         self.pools: Mapping[str, WarmPool] = MappingProxyType(dict(pools or {}))
         self.created = int(time.time())
-        self._calls = _compose_models(config, adapters, limiter, self.pools)
+        self._calls = _compose_models(config, adapters, limiter, self.pools, outer)
         self._stack = stack
         self._users = 0
         self._streams = 0
@@ -75,6 +79,25 @@ class Runtime:
                 param="model",
             )
         return call
+
+    async def limit_status(self) -> LimitStatus:
+        """Where the limits are kept and whether that store answers now (for ``/readyz``)."""
+        return await self.limiter.status()
+
+    async def not_ready(self, status: LimitStatus | None = None) -> list[NotReady]:
+        """Why this runtime should get no new traffic now (``/readyz``, gathered by
+        :meth:`~asgi_spark.gateway.Gateway.not_ready`): the limits' store unreachable with
+        ``fail_closed``.  ``status``: the :meth:`limit_status` just read, if any."""
+        status = status or await self.limit_status()
+        if not status.refusing:
+            return []
+        return [
+            NotReady(
+                "limit_store_unavailable",
+                f"the limits' store ({status.backend}) cannot be reached and "
+                "limits.on_unavailable is fail_closed",
+            )
+        ]
 
     def pool_stats(self) -> dict[str, PoolStats]:
         """Each pool's state (idle, opening, used, discarded, failed) by model id."""
@@ -98,7 +121,10 @@ class Runtime:
 
     def use(self) -> contextlib.AbstractAsyncContextManager[Runtime]:
         """Hold the runtime for one request; a retired runtime closes after its last one."""
-        return _Use(self)
+        return Hold(self._itself)
+
+    async def _itself(self) -> Runtime:
+        return self
 
     @contextlib.contextmanager
     def streaming(self) -> Iterator[None]:
@@ -119,6 +145,7 @@ class Runtime:
             yield Reading("limit_slots", "max_concurrency of each limit", capacity, labels)
             in_use = self.limiter.in_use(key)
             yield Reading("limit_slots_in_use", "upstream sessions holding a slot", in_use, labels)
+        yield from self.limiter.readings()
         for model_id, pool in self.pools.items():
             yield from pool.readings(model_id)
         for model_id, adapter in self.adapters.items():
@@ -161,23 +188,27 @@ class _Pools:
             pool.released()
 
 
-class _Use:
-    """:meth:`Runtime.use` (a small object rather than a generator: one per request)."""
+class Hold:
+    """Holds the runtime ``current()`` gives for one request (:meth:`Runtime.use`): a small
+    object rather than a generator context manager, one per request."""
 
-    __slots__ = ("_runtime",)
+    __slots__ = ("_current", "_runtime")
 
-    def __init__(self, runtime: Runtime) -> None:
-        self._runtime = runtime
+    def __init__(self, current: Callable[[], Awaitable[Runtime]]) -> None:
+        self._current = current
+        self._runtime: Runtime | None = None
 
     async def __aenter__(self) -> Runtime:
-        self._runtime._users += 1
-        return self._runtime
+        runtime = self._runtime = await self._current()
+        runtime._users += 1
+        return runtime
 
     async def __aexit__(self, *exc: object) -> None:
-        runtime = self._runtime
-        runtime._users -= 1
-        if runtime._users == 0 and runtime._retired:
-            await runtime.aclose()
+        runtime, self._runtime = self._runtime, None
+        if runtime is not None:
+            runtime._users -= 1
+            if runtime._users == 0 and runtime._retired:
+                await runtime.aclose()
 
 
 def _compose_models(
@@ -185,14 +216,25 @@ def _compose_models(
     adapters: Mapping[str, Adapter],
     limiter: Limiter,
     pools: Mapping[str, WarmPool],
+    first: Sequence[Policy] = (),
 ) -> dict[str, CallNext]:
-    """Each model's call: the emulations (stop, ...), then ``fallback(candidates)`` around its
+    """Each model's call: ``first`` (the gateway's drain), the emulations (stop, ...), then
+    ``fallback(candidates)`` around its
     own ``limit(choices(retry(adapter)))``;
     every candidate keeps its own limit and retries (a fallback's fallbacks are not followed,
-    so chains cannot loop).  The pools of a limiter key make room in its limit."""
+    so chains cannot loop), with ``rate`` (``max_qps``) innermost, around each upstream
+    request.  The pools of a limiter key make room in its limit.  The client keys' limits
+    wrap everything, when any key has one."""
     by_key: dict[str, list[WarmPool]] = {}
     for model_id, pool in pools.items():
         by_key.setdefault(adapters[model_id].entry.limit_key, []).append(pool)
+    rates = model_rates(adapter.entry for adapter in adapters.values())
+    keyed = [
+        key
+        for key in config.api_keys or ()
+        if key.requests_per_minute is not None or key.tokens_per_minute is not None
+    ]
+    outermost = [key_limits(limiter, {key.name: key for key in keyed})] if keyed else []
     candidates: dict[str, CallNext] = {}
     for model_id, adapter in adapters.items():
         entry = adapter.entry
@@ -212,12 +254,19 @@ def _compose_models(
                 jitter=r.jitter,
             )
             layers.append(retry(backoff, deadline=entry.effective_timeouts().total))
+        max_qps = rates.get(entry.limit_key)
+        if max_qps is not None:
+            layers.append(
+                rate(limiter, entry.limit_key, max_qps, queue_timeout=entry.queue_timeout)
+            )
         candidates[model_id] = compose(layers, adapter_call(adapter))
     calls: dict[str, CallNext] = {}
     for model_id, adapter in adapters.items():
         fallbacks = adapter.entry.fallbacks
         entry = adapter.entry
         outer: list[Policy] = [
+            *first,
+            *outermost,
             structured(functions=adapter.supports_functions, retries=entry.structured_retries),
             *EMULATIONS,
         ]
@@ -237,11 +286,13 @@ async def build_runtime(
     *,
     adapters: Mapping[str, Adapter] | None = None,
     stack: contextlib.AsyncExitStack | None = None,
+    outer: Sequence[Policy] = (),
 ) -> Runtime:
     """Build a runtime for ``config``; everything opened is closed if building fails.
 
     ``adapters`` are the config's adapters when already built (and so validated) by the caller.
     ``stack`` may already own resources (the demo's simulator): the runtime takes it over.
+    ``outer`` policies wrap every model's call first (the gateway's drain).
     """
     stack = stack or contextlib.AsyncExitStack()
     async with contextlib.AsyncExitStack() as guard:
@@ -250,14 +301,30 @@ async def build_runtime(
             adapters = build_adapters(config)
         for adapter in adapters.values():
             stack.push_async_callback(adapter.aclose)
-        limiter = MemoryLimiter(config.capacities())
+        limiter = build_limiter(config.limits, config.capacities())
         stack.push_async_callback(limiter.aclose)
         pools = _build_pools(adapters, limiter, stack)
-        runtime = Runtime(config, adapters, limiter, stack, pools)
+        runtime = Runtime(config, adapters, limiter, stack, pools, outer)
         for pool in pools.values():
             pool.start()
         guard.pop_all()
     return runtime
+
+
+def build_limiter(settings: LimitsSettings, capacities: Mapping[str, int]) -> Limiter:
+    """The limiter the ``limits`` block asks for (``max_concurrency`` per limiter key)."""
+    if settings.backend == "memory":
+        return MemoryLimiter(capacities)
+    from .limits.redis_backend import RedisLimiter  # the redis extra: imported when used
+
+    assert settings.url is not None  # checked when the configuration was loaded
+    return RedisLimiter(
+        settings.url,
+        capacities,
+        lease_seconds=settings.lease_seconds,
+        on_unavailable=settings.on_unavailable,
+        key_prefix=settings.key_prefix,
+    )
 
 
 def _build_pools(
@@ -289,4 +356,4 @@ def _build_pools(
     return pools
 
 
-__all__ = ["Runtime", "RuntimeFactory", "build_runtime"]
+__all__ = ["Hold", "Runtime", "RuntimeFactory", "build_limiter", "build_runtime"]

@@ -14,7 +14,10 @@ What ``serve`` adds to the mountable app (:func:`asgi_spark.create_app`):
   refused with a logged reason and the running configuration stays.
 * ``--workers N``: N worker processes (uvicorn's supervisor).  SIGHUP to the supervisor is
   passed on to every worker, each of which reloads as above (uvicorn's own SIGHUP handling,
-  which restarts the workers, is replaced).  Each worker has its own metrics.
+  which restarts the workers, is replaced).  Each worker has its own metrics, and applies the
+  header deadline through the protocol classes of :mod:`.serve_workers`.
+* SIGTERM and SIGINT drain the gateway (:mod:`.drain_signals`, :mod:`.drain`) in each process,
+  with ``--drain-delay``/``--drain-timeout`` over the configuration's ``drain`` block.
 
 SIGHUP is blocked from the start of ``serve`` (worker processes inherit the block) until a
 process's handler is installed, so a SIGHUP sent while a process is starting is delivered once
@@ -41,6 +44,7 @@ from .config.security import DEFAULT_HEADER_TIMEOUT
 from .gateway import Gateway
 from .observe import ACCESS_LOGGER
 from .serve_protocol import header_timeout_protocol
+from .serve_workers import worker_protocol
 
 logger = logging.getLogger("asgi_spark")
 
@@ -63,6 +67,9 @@ class ServeOptions:
     #: uvicorn's loop and HTTP implementation; "auto": uvloop and httptools when installed
     loop: str = "auto"
     http: str = "auto"
+    #: override the configuration's ``drain`` block (None: the configuration's)
+    drain_delay: float | None = None
+    drain_timeout: float | None = None
 
 
 def metrics_available() -> bool:
@@ -140,6 +147,7 @@ def build_app(options: ServeOptions) -> ServedApp:
     path = options.config_path
     gateway = Gateway(load_config(path) if path is not None else None)
     gateway.access_log.format = options.access_log_format
+    gateway.signals.delay, gateway.signals.timeout = options.drain_delay, options.drain_timeout
     return ServedApp(gateway, config_path=path, metrics=options.metrics and metrics_available())
 
 
@@ -207,20 +215,15 @@ def run(options: ServeOptions) -> int:
         server = uvicorn.Server(uvicorn.Config(app, http=http, **common))
         server.run()
         return 0 if server.started else 1
-    # The header deadline's protocol class is made at run time and cannot be sent to worker
-    # processes: with --workers, a proxy in front must bound slow clients (see the README).
-    logger.warning(
-        "with --workers, header_timeout is not enforced by the workers; put a reverse proxy "
-        "with a header deadline in front"
-    )
     os.environ[OPTIONS_ENV] = json.dumps(asdict(options))
+    http = worker_protocol(options.http, options.header_timeout)  # type: ignore[arg-type]
     if _HUP is not None:
         threading.Thread(target=_forward_sighup, name="sighup", daemon=True).start()
     uvicorn.run(
         "asgi_spark.serve:worker_app",
         factory=True,
         workers=options.workers,
-        http=options.http,
+        http=http,
         **common,
     )
     return 0

@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import ipaddress
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from .config.security import DEFAULT_HEADER_TIMEOUT
 from .errors import RequestTimeoutError, error_body
@@ -46,11 +46,11 @@ HttpImplementation = Literal["auto", "h11", "httptools"]
 _REASON: Final = b"Request Timeout"
 
 
-class _HeaderDeadline(asyncio.Protocol):
+class HeaderDeadline(asyncio.Protocol):
     """The deadline, mixed in front of a uvicorn HTTP protocol class (which defines ``loop``,
     ``transport``, ``cycle`` and ``on_response_complete``)."""
 
-    header_timeout: ClassVar[float] = DEFAULT_HEADER_TIMEOUT
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
     loop: asyncio.AbstractEventLoop
     transport: asyncio.Transport
     cycle: Any
@@ -137,7 +137,7 @@ def header_timeout_protocol(
 
         base = H11Protocol
     name = f"HeaderTimeout{base.__name__}"
-    return type(name, (_HeaderDeadline, base), {"header_timeout": seconds})
+    return type(name, (HeaderDeadline, base), {"header_timeout": seconds})
 
 
 def uvicorn_config(
@@ -189,6 +189,7 @@ def open_api_warning(host: str, port: int, config: GatewayConfig | None) -> str 
 
 
 __all__ = [
+    "HeaderDeadline",
     "HttpImplementation",
     "header_timeout_protocol",
     "is_loopback",

@@ -128,10 +128,11 @@ def test_check_config_names_the_client_keys_never_shows_them(
     }
     assert main(["check-config", write(tmp_path, data)]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[-3:] == [
+    assert out.splitlines()[-4:] == [
         "clients: 2 key(s): api_keys[0], ci (spark-max)",
         "browser origins (cors): https://app.example.com",
-        "limits: header_timeout 10 s, body_timeout 12 s, max_connections 40",
+        "request limits: header_timeout 10 s, body_timeout 12 s, max_connections 40",
+        "limits kept: in each process (memory)",
     ]
     assert SECRET not in out and "sk-ci-0123456789" not in out
 
@@ -140,8 +141,37 @@ def test_check_config_says_when_the_api_is_open(
     tmp_path: Path, spark_env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["check-config", write(tmp_path, [entry()])]) == 0
-    assert capsys.readouterr().out.splitlines()[-3:] == [
+    assert capsys.readouterr().out.splitlines()[-4:] == [
         "clients: no key needed (without api_keys the API is open to whoever reaches it)",
         "browser origins (cors): none",
-        "limits: header_timeout 10 s, body_timeout 30 s, max_connections none",
+        "request limits: header_timeout 10 s, body_timeout 30 s, max_connections none",
+        "limits kept: in each process (memory)",
     ]
+
+
+def test_check_config_shows_the_limits_and_masks_the_redis_password(
+    tmp_path: Path,
+    spark_env: None,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("T_REDIS_URL", f"redis://:{SECRET}@redis.internal:6379/2")
+    data = {
+        "models": [entry(max_concurrency=4, max_qps=2, limit_group="app", queue_timeout=1)],
+        "api_keys": [
+            {"key": "sk-ci-0123456789", "name": "ci", "requests_per_minute": 60},
+            {"key": "sk-web-0123456789", "name": "web", "tokens_per_minute": 5000},
+        ],
+        "limits": {"backend": "redis", "url": "ENV:T_REDIS_URL", "on_unavailable": "fail_closed"},
+    }
+    assert main(["check-config", write(tmp_path, data)]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[-5] == "clients: 2 key(s): ci (60 requests/min), web (5000 tokens/min)"
+    assert lines[-2:] == [
+        "model limits: spark-max (limit_group app): max_concurrency 4, max_qps 2, "
+        "queue_timeout 1 s",
+        "limits kept: in redis at redis://:****@redis.internal:6379/2, shared by every process "
+        "(on_unavailable fail_closed, lease_seconds 30, key_prefix asgi-spark)",
+    ]
+    assert SECRET not in out

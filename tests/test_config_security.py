@@ -50,7 +50,9 @@ def test_keys_are_masked_in_every_repr() -> None:
     for shown in (repr(config), str(config), repr(config.api_keys), str(config.api_keys[1])):
         assert KEY_A not in shown and KEY_B not in shown
         assert "digest" not in shown
-    assert repr(config.api_keys[1]) == "ClientKey(name='ci', models=None)"
+    assert repr(config.api_keys[1]) == (
+        "ClientKey(name='ci', models=None, requests_per_minute=None, tokens_per_minute=None)"
+    )
 
 
 def test_other_settings() -> None:
@@ -109,7 +111,8 @@ def test_other_settings() -> None:
         (
             {"api_keys": [{"key": KEY_A, "modles": ["m"]}]},
             "api_keys[0].modles",
-            "unknown key; did you mean 'models'? (allowed: key, models, name)",
+            "unknown key; did you mean 'models'? (allowed: key, models, name, requests_per_minute, "
+            "tokens_per_minute)",
         ),
         (
             {"api_keys": [{"name": "ci"}]},
@@ -180,8 +183,8 @@ def test_an_unknown_top_level_key_lists_the_new_ones() -> None:
         load(api_key=[KEY_A])
     assert info.value.message == (
         "unknown top-level key; did you mean 'api_keys'? (allowed: $schema, access_log, "
-        "api_keys, body_timeout, cors, header_timeout, host, log_level, max_connections, models, "
-        "port, responses_store)"
+        "api_keys, body_timeout, cors, drain, header_timeout, host, limits, log_level, "
+        "max_connections, models, port, responses_store)"
     )
 
 

@@ -16,11 +16,13 @@ from asgi_spark.errors import (
     ContextLengthExceededError,
     FirstFrameTimeoutError,
     GatewayClosedError,
+    GatewayDrainingError,
     GatewayError,
     GatewayNotReadyError,
     IdleTimeoutError,
     InternalError,
     InvalidRequestError,
+    LimitStoreUnavailableError,
     ModelNotAllowedError,
     ModelNotFoundError,
     NotFoundError,
@@ -71,6 +73,8 @@ TABLE = [
     (TotalTimeoutError, 504, "timeout", "upstream_timeout", True),
     (GatewayClosedError, 503, "service_unavailable", "gateway_closed", False),
     (GatewayNotReadyError, 503, "service_unavailable", "gateway_not_ready", False),
+    (GatewayDrainingError, 503, "service_unavailable", "gateway_draining", True),
+    (LimitStoreUnavailableError, 503, "service_unavailable", "limit_store_unavailable", False),
     (InternalError, 500, "server_error", "internal_error", False),
 ]
 

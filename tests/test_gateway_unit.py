@@ -119,7 +119,11 @@ async def test_readyz_is_200_while_running_and_503_once_closed() -> None:
     transport = httpx.ASGITransport(app=gateway)
     async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
         r = await client.get("/readyz")  # a mounted gateway starts on first use
-        assert (r.status_code, r.json()) == (200, {"status": "ready", "models": 1})
+        limits = {"backend": "memory", "available": True}
+        assert (r.status_code, r.json()) == (
+            200,
+            {"status": "ready", "models": 1, "limits": limits},
+        )
         await gateway.aclose()
         r = await client.get("/readyz")
     assert r.status_code == 503

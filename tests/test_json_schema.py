@@ -38,6 +38,7 @@ ENV = {
     "T_SPARK_SECRET": "s",
     "GATEWAY_KEY_ADMIN": "sk-admin-0123456789",
     "GATEWAY_KEY_WEB": "sk-web-0123456789",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
 }
 _JSON_BLOCK = re.compile(r"```json\n(.*?)```", re.DOTALL)
 

@@ -58,6 +58,7 @@ def _backticked() -> set[str]:
 def test_every_configuration_key_is_documented() -> None:
     from asgi_spark.adapters.spark.settings import SparkConfig
     from asgi_spark.config import AccessLogSettings, ConfigFile, ModelEntry, RetrySettings
+    from asgi_spark.config.drain import DrainSettings
     from asgi_spark.config.schema import ResponsesStoreSettings
 
     named = _backticked()
@@ -66,6 +67,7 @@ def test_every_configuration_key_is_documented() -> None:
         *RetrySettings.__struct_fields__,
         *AccessLogSettings.__struct_fields__,
         *ResponsesStoreSettings.__struct_fields__,
+        *DrainSettings.__struct_fields__,
         *(f"config.{key}" for key in SparkConfig.__struct_fields__),
         *(key for key in ConfigFile.__struct_fields__ if key != "schema_url"),
         "$schema",

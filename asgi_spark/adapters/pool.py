@@ -39,6 +39,7 @@ from typing import Final
 from websockets.protocol import State
 
 from ..clock import Clock
+from ..errors import LimitStoreUnavailableError
 from ..gauges import Reading
 from ..limits import Lease, Limiter, LimitExceeded
 from .connector import (
@@ -283,8 +284,8 @@ class WarmPool:
             while len(self._idle) + self._opening < self.size:
                 try:
                     lease = await self._limiter.acquire(self._key, 1, timeout=0)
-                except LimitExceeded:
-                    break  # requests hold the slots; a released slot wakes the pool
+                except (LimitExceeded, LimitStoreUnavailableError):
+                    break  # requests hold the slots (or none can be had now): a release wakes it
                 self._opening += 1
                 self._leases[self._spawn(self._open())] = lease
         if self._idle:

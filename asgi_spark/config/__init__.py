@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from .drain import DrainSettings
 from .env import ENV_PREFIX
 from .json_schema import config_schema
 from .load import ConfigSource, build_adapters, decode_json, load_config, load_config_file
@@ -45,6 +46,7 @@ __all__ = [
     "ConfigFile",
     "ConfigSource",
     "CorsSettings",
+    "DrainSettings",
     "GatewayConfig",
     "ModelEntry",
     "PoolSettings",

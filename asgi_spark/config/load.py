@@ -6,7 +6,7 @@ A configuration is JSON in one of three shapes:
 * an object ``{"models": [...], "host": ..., "port": ..., "log_level": ..., "access_log": ...,
   "responses_store": ...}`` (it may also carry ``"$schema"``, for editors, and the security
   settings of :mod:`.security`: ``api_keys``, ``cors``, ``header_timeout``, ``body_timeout``,
-  ``max_connections``);
+  ``max_connections``; and ``drain``, :mod:`.drain`);
 * a single model entry object (as the seed guide prints it), read as a list of one.
 
 Loading (:func:`load_config`) goes, per entry:
@@ -44,6 +44,7 @@ import msgspec
 from .. import registry
 from ..decoding import JsonDecodeFailure, decode
 from .env import EnvResolver, Where
+from .limits import check_limits, model_rates
 from .messages import ConfigError, did_you_mean, json_type, validation_issue
 from .schema import LOG_LEVELS, ConfigFile, GatewayConfig, ModelEntry, dec_hook
 from .security import check_key_models, client_keys, cors_settings
@@ -184,6 +185,7 @@ def _build_config(raw: Any, env: Mapping[str, str]) -> GatewayConfig:
         detail = f" (disabled: {', '.join(disabled)})" if disabled else ""
         raise ConfigError(f"no enabled model in the configuration{detail}", field="models")
     _check_across_entries(enabled, disabled)
+    model_rates(enabled)  # one max_qps per limit_group
     keys = None
     if spec.api_keys is not None:
         keys = client_keys(spec.api_keys, note=resolver.note)
@@ -201,6 +203,8 @@ def _build_config(raw: Any, env: Mapping[str, str]) -> GatewayConfig:
         header_timeout=spec.header_timeout,
         body_timeout=spec.body_timeout,
         max_connections=spec.max_connections,
+        drain=spec.drain,
+        limits=check_limits(spec.limits),
     )
 
 

@@ -20,6 +20,8 @@ import msgspec
 from msgspec import Meta
 
 from ..secrets import MASK, Secret
+from .drain import DrainSettings
+from .limits import LimitsSettings
 from .messages import json_type
 from .security import (
     DEFAULT_BODY_TIMEOUT,
@@ -201,7 +203,11 @@ class ModelEntry(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ] = DEFAULT_QUEUE_TIMEOUT
     limit_group: Annotated[
         Annotated[str, Meta(min_length=1)] | None,
-        Meta(description="models with the same group share one max_concurrency"),
+        Meta(description="models with the same group share one max_concurrency and max_qps"),
+    ] = None
+    max_qps: Annotated[
+        Annotated[int, Meta(ge=1)] | None,
+        Meta(description="upstream requests started per rolling second (Spark's QPS grant)"),
     ] = None
     pool: PoolSettings = msgspec.field(default_factory=PoolSettings)
 
@@ -274,6 +280,8 @@ class GatewayConfig(msgspec.Struct, kw_only=True):
     header_timeout: float = DEFAULT_HEADER_TIMEOUT
     body_timeout: float = DEFAULT_BODY_TIMEOUT
     max_connections: int | None = None
+    drain: DrainSettings = DrainSettings()
+    limits: LimitsSettings = msgspec.field(default_factory=LimitsSettings)
 
     def get(self, model_id: str) -> ModelEntry | None:
         """The enabled entry with id ``model_id``, or ``None``."""
@@ -327,6 +335,8 @@ class ConfigFile(msgspec.Struct, Generic[EntryT], kw_only=True, forbid_unknown_f
         Meta(description="asgi-spark serve: connections and requests at once; beyond, a 503"),
     ] = None
     responses_store: ResponsesStoreSettings = msgspec.field(default_factory=ResponsesStoreSettings)
+    drain: DrainSettings = DrainSettings()
+    limits: LimitsSettings = msgspec.field(default_factory=LimitsSettings)
 
 
 def mask_url_password(url: str) -> str:

@@ -62,6 +62,14 @@ class ClientKeySpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         Annotated[list[str], Meta(min_length=1)] | None,
         Meta(description="the model ids this key may use (default: every model)"),
     ] = None
+    requests_per_minute: Annotated[
+        Annotated[int, Meta(ge=1)] | None,
+        Meta(description="requests this key may make in any rolling 60 s (default: no limit)"),
+    ] = None
+    tokens_per_minute: Annotated[
+        Annotated[int, Meta(ge=1)] | None,
+        Meta(description="tokens (prompt + answer) this key may use per rolling 60 s"),
+    ] = None
 
 
 #: An ``api_keys`` item: the key itself, or the object form.
@@ -100,11 +108,23 @@ class ClientKey:
     #: ``None``: every model.
     models: frozenset[str] | None = None
     digest: bytes = field(default=b"", repr=False, compare=False)
+    #: ``None``: no limit (see :mod:`asgi_spark.policies.key_limits`).
+    requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None
 
     @classmethod
-    def of(cls, name: str, key: Secret, models: Collection[str] | None = None) -> ClientKey:
+    def of(
+        cls,
+        name: str,
+        key: Secret,
+        models: Collection[str] | None = None,
+        *,
+        requests_per_minute: int | None = None,
+        tokens_per_minute: int | None = None,
+    ) -> ClientKey:
         digest = hashlib.sha256(key.reveal().encode("ascii")).digest()
-        return cls(name, key, None if models is None else frozenset(models), digest)
+        chosen = None if models is None else frozenset(models)
+        return cls(name, key, chosen, digest, requests_per_minute, tokens_per_minute)
 
     def allows(self, model_id: str) -> bool:
         return self.models is None or model_id in self.models
@@ -132,7 +152,13 @@ def client_keys(
                 "HTTP header)" + note(path),
                 field=path,
             )
-        key = ClientKey.of(spec.name or f"api_keys[{index}]", spec.key, spec.models)
+        key = ClientKey.of(
+            spec.name or f"api_keys[{index}]",
+            spec.key,
+            spec.models,
+            requests_per_minute=spec.requests_per_minute,
+            tokens_per_minute=spec.tokens_per_minute,
+        )
         for earlier, other in enumerate(keys):
             if other.digest == key.digest:
                 raise ConfigError(f"the same key as api_keys[{earlier}]", field=path)

@@ -1,18 +1,22 @@
-"""The in-memory :class:`~asgi_spark.limits.Limiter`: one process's slots, first come first served.
+"""The in-memory :class:`~asgi_spark.limits.Limiter`: one process's limits.
 
-Waiters are served in arrival order (a large request is not starved by small ones behind it),
-and a waiter that gives up (timeout or cancellation) leaves the queue, so the slots it waited
-for go to the next.
+Slot waiters are served in arrival order (a large request is not starved by small ones behind
+it), and a waiter that gives up (timeout or cancellation) leaves the queue, so the slots it
+waited for go to the next.  Rates and budgets use :mod:`.windows`, on ``time.monotonic``
+(injectable as ``clock``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from . import LimitExceeded
+from ..gauges import Reading
+from . import LimitExceeded, LimitStatus, too_many
+from .windows import Budget, SlidingLog
 
 
 @dataclass(slots=True)
@@ -45,11 +49,50 @@ class _MemoryLease:
 class MemoryLimiter:
     """Slots per key with the capacities given (``{key: slots}``); other keys are unlimited."""
 
-    def __init__(self, capacities: Mapping[str, int]) -> None:
+    def __init__(
+        self, capacities: Mapping[str, int], *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         for key, capacity in capacities.items():
             if capacity < 1:
                 raise ValueError(f"the capacity of {key!r} must be at least 1, not {capacity}")
         self._pools = {key: _Pool(capacity) for key, capacity in capacities.items()}
+        self._clock = clock
+        self._logs: dict[tuple[str, float], SlidingLog] = {}
+        self._budgets: dict[tuple[str, float], Budget] = {}
+
+    async def hit(
+        self, key: str, limit: int, window: float, *, n: int = 1, timeout: float | None = 0.0
+    ) -> None:
+        if n > limit:
+            raise too_many(limit, n, f"requests of {key!r} at once, whose rate")
+        log = self._logs.setdefault((key, window), SlidingLog(window))
+        deadline = None if timeout is None else self._clock() + timeout
+        while True:
+            now = self._clock()
+            wait = log.take(now, limit, n)
+            if wait is None:
+                return
+            if deadline is not None and now + wait > deadline:
+                raise LimitExceeded(
+                    f"{key!r} allows {limit} requests per {window:g} s", retry_after=wait
+                )
+            await asyncio.sleep(wait)  # the exact time the oldest entry leaves the window
+
+    async def check(self, key: str, limit: int, window: float) -> None:
+        budget = self._budgets.get((key, window))
+        wait = None if budget is None else budget.wait(self._clock(), limit)
+        if wait is not None:
+            raise LimitExceeded(f"{key!r} allows {limit} per {window:g} s", retry_after=wait)
+
+    async def spend(self, key: str, amount: int, window: float) -> None:
+        budget = self._budgets.setdefault((key, window), Budget(window))
+        budget.spend(self._clock(), amount)
+
+    async def status(self) -> LimitStatus:
+        return LimitStatus("memory")
+
+    def readings(self) -> Iterator[Reading]:
+        return iter(())
 
     def in_use(self, key: str) -> int:
         pool = self._pools.get(key)
@@ -60,10 +103,7 @@ class MemoryLimiter:
         if pool is None:
             return _MemoryLease(self, key, 0)
         if n > pool.capacity:
-            raise LimitExceeded(
-                f"the request needs {n} concurrent upstream sessions of {key!r}, which allows "
-                f"{pool.capacity}"
-            )
+            raise too_many(pool.capacity, n, f"concurrent upstream sessions of {key!r}")
         if not pool.waiters and pool.used + n <= pool.capacity:
             pool.used += n
             return _MemoryLease(self, key, n)

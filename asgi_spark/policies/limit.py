@@ -1,4 +1,6 @@
-"""The limit policy: hold ``n`` limiter slots around the call of one candidate model.
+"""The limit policies of one candidate model: :func:`limit` holds ``n`` limiter slots around
+its call (``max_concurrency``); :func:`rate` lets at most ``max_qps`` upstream requests start
+per rolling second.
 
 Composed per candidate (``fallback(limit(retry(adapter)))``), so a fallback model's limit
 holds too.  The wait counts into the request's ``limit_wait``; a refusal is the limiter's
@@ -17,6 +19,7 @@ import time
 from contextlib import aclosing
 from typing import Protocol
 
+from ..errors import GatewayError
 from ..events import Failed
 from ..limits import Lease, Limiter, LimitExceeded
 from ..pipeline import Call, CallNext, Policy, Source
@@ -62,7 +65,7 @@ def limit(
         began = time.monotonic()
         try:
             lease = await acquire(slots)
-        except LimitExceeded as exc:
+        except GatewayError as exc:  # LimitExceeded, or the store unreachable (fail_closed)
             call.context.limit_rejected = True
             call.context.limit_wait += time.monotonic() - began
             yield [Failed(exc)]
@@ -80,4 +83,29 @@ def limit(
     return policy
 
 
-__all__ = ["Room", "limit"]
+def rate(limiter: Limiter, key: str, max_qps: int, *, queue_timeout: float | None) -> Policy:
+    """A policy counting each upstream request (each attempt, each of ``n`` choices: it goes
+    inside ``retry`` and ``choices``) against ``max_qps`` of ``key``, waiting at most
+    ``queue_timeout`` s for room in the rolling second."""
+
+    async def policy(call: Call, call_next: CallNext) -> Source:
+        began = time.monotonic()
+        try:
+            await limiter.hit(key, max_qps, 1.0, timeout=queue_timeout)
+        except GatewayError as exc:
+            call.context.limit_rejected = True
+            call.context.limit_wait += time.monotonic() - began
+            if isinstance(exc, LimitExceeded):
+                message = f"{key!r} allows {max_qps} upstream requests per second (max_qps)"
+                exc = LimitExceeded(message, retry_after=exc.retry_after, retryable=False)
+            yield [Failed(exc)]
+            return
+        call.context.limit_wait += time.monotonic() - began
+        async with aclosing(call_next(call)) as source:
+            async for batch in source:
+                yield batch
+
+    return policy
+
+
+__all__ = ["Room", "limit", "rate"]

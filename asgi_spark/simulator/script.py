@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
@@ -226,15 +227,22 @@ def _function_to_call(
         raise ValueError(f"function={forced} names no declared function (declared: {declared})")
     asked = question.casefold()
     before = request.turn_before_question
-    answered = before.content.casefold() if before and before.role == "assistant" else ""
+    answered = before.content if before and before.role == "assistant" else ""
     return next(
         (
             spec
             for spec in request.functions
-            if spec.name.casefold() in asked and spec.name.casefold() not in answered
+            if spec.name.casefold() in asked and not _names(answered, spec.name)
         ),
         None,
     )
+
+
+def _names(text: str, name: str) -> bool:
+    """Whether ``text`` names the function ``name``: as a whole word, in its own case (the
+    function just called, not an argument that happens to share its letters: ``City`` is not
+    named by ``{"city": ...}``)."""
+    return re.search(rf"(?<![\w]){re.escape(name)}(?![\w])", text) is not None
 
 
 def _function_frame(request: ChatRequest, function: FunctionSpec, sid: str) -> str:

@@ -147,6 +147,10 @@ class SparkSimulator:
         self._server: Server | None = None
         self._tracker: _Tracker | None = None
         self._sids = SidGenerator()
+        self._answering = 0
+        self.peak_answering = 0
+        """The most requests answered at once (from the request frame to the last frame sent):
+        the concurrency a gateway's limits let through."""
 
     def __repr__(self) -> str:
         state = self.url if self._server is not None else "stopped"
@@ -294,7 +298,12 @@ class SparkSimulator:
             ms = int(self._clock() * 1000)
             sid = self._sids(ms)
             steps = self._script(data, version, self._faults_of(connection), sid, ms)
-            await self._play_watching(connection, steps, sid, ms)
+            self._answering += 1
+            self.peak_answering = max(self.peak_answering, self._answering)
+            try:
+                await self._play_watching(connection, steps, sid, ms)
+            finally:
+                self._answering -= 1
         except ConnectionClosed:
             pass
 

@@ -8,8 +8,10 @@ address, instead of silently depending on it.
 
 from __future__ import annotations
 
+import atexit
 import ipaddress
 import os
+import shutil
 import socket
 import tempfile
 from typing import Any, Final
@@ -71,7 +73,9 @@ def install() -> None:
     os.environ.update(ENVIRONMENT)
     # tiktoken downloads its encodings on first use: an empty cache of our own makes any such
     # use hit the guard below instead of a machine-wide cache (tests must not need it).
-    os.environ["TIKTOKEN_CACHE_DIR"] = tempfile.mkdtemp(prefix="asgi-spark-compat-tiktoken-")
+    cache = tempfile.mkdtemp(prefix="asgi-spark-compat-tiktoken-")
+    atexit.register(shutil.rmtree, cache, ignore_errors=True)  # nothing left in /tmp
+    os.environ["TIKTOKEN_CACHE_DIR"] = cache
 
     real_connect = socket.socket.connect
     real_connect_ex = socket.socket.connect_ex

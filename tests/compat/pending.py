@@ -5,11 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-REQUIRED_AMONG_SEVERAL = pytest.mark.xfail(
-    reason="tool_choice 'required' with several functions: the simulator answers in text (it "
-    "calls a function only when the question names it), so the gateway re-asks and then "
-    "answers 502 (issue 9 items 2 and 10)"
-)
 NO_USAGE_AFTER_STOP = pytest.mark.xfail(
     reason="the stop emulation (issue 9 item 3) closes Spark's session at the match, before its "
     "final frame, so the answer has no usage, and smolagents' OpenAIServerModel.generate reads "

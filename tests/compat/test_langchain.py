@@ -23,7 +23,6 @@ from typing_extensions import TypedDict
 
 from .conftest import MODEL
 from .directives import answer
-from .pending import REQUIRED_AMONG_SEVERAL
 
 CALLS: list[str] = []
 PARIS_ANSWER = answer({"name": "Paris", "population": 2100000})
@@ -188,7 +187,6 @@ def test_create_agent_response_format(llm: ChatOpenAI) -> None:
     assert isinstance(out["structured_response"], City)
 
 
-@REQUIRED_AMONG_SEVERAL
 def test_create_agent_response_format_beside_tools(llm: ChatOpenAI) -> None:
     agent = create_agent(llm, tools=[get_weather], response_format=City)
     out = agent.invoke({"messages": [HumanMessage("Name a city")]})

@@ -69,7 +69,13 @@ class Response:
 
 
 async def request(
-    app: Any, method: str, path: str, body: Any = None, *, response: Response | None = None
+    app: Any,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    response: Response | None = None,
+    headers: list[tuple[bytes, bytes]] | None = None,
 ) -> Response:
     """Call the ASGI app once, as a server would; the client never disconnects early."""
     response = response or Response()
@@ -84,7 +90,7 @@ async def request(
         "raw_path": path.encode(),
         "root_path": "",
         "query_string": b"",
-        "headers": [(b"content-type", b"application/json")],
+        "headers": [(b"content-type", b"application/json"), *(headers or [])],
         "client": ("127.0.0.1", 1),
         "server": ("127.0.0.1", 2),
     }

@@ -348,3 +348,21 @@ async def test_function_result_coming_back_gets_a_text_answer(sim: SparkSimulato
     assert (
         result.frames[0]["payload"]["choices"]["text"][0]["function_call"]["name"] == "get_weather"
     )
+
+
+async def test_an_argument_sharing_a_function_name_does_not_hide_that_function(
+    sim: SparkSimulator,
+) -> None:
+    city = {
+        "name": "City",
+        "description": "the answer as a city record",
+        "parameters": {"type": "object", "properties": {"name": {"type": "string"}}},
+    }
+    history = [
+        {"role": "user", "content": "get_weather 合肥"},
+        {"role": "assistant", "content": '使用工具：get_weather，参数：{"city":"合肥"}'},
+        {"role": "user", "content": "工具 get_weather 的返回结果：21 度。Answer with City."},
+    ]
+    result = await exchange(sim, chat_frame(messages=history, functions=[WEATHER, city]))
+    call = result.frames[0]["payload"]["choices"]["text"][0]["function_call"]
+    assert call["name"] == "City"  # get_weather was just called; "city" is only its argument
