@@ -78,6 +78,16 @@ class Setup:
         os.unlink(self.config_path)
 
 
+class From:
+    """``setup``'s gateways, run from ``source`` (``None``: this tree), for ``hold_streams``."""
+
+    def __init__(self, setup: Setup, source: str | None) -> None:
+        self.setup, self.source = setup, source
+
+    def _gateway(self, name: str, loop: str, http: str) -> Proc:
+        return self.setup._gateway(name, loop, http, self.source)
+
+
 async def cpu_of(gw: Proc, prompt: str, requests: int, concurrency: int) -> float:
     before = gw.cpu()
     batch = await run_batch(bench_caller(gw, prompt), requests, concurrency)
@@ -127,11 +137,17 @@ async def main_async(args: argparse.Namespace) -> None:
         if args.streams:
             from run import hold_streams
 
-            held = await hold_streams(setup, loop, http, args.streams)  # type: ignore[arg-type]
-            print(
-                f"{args.streams} open streams: {held['per_stream'] / 1024:.1f} KiB each, "
-                f"{held['errors']} errors, sockets closed after {held['closed_after']:.2f} s"
-            )
+            sources = {"this tree": None}
+            if args.baseline:
+                sources["baseline"] = args.baseline
+            for name, source in sources.items():
+                held = await hold_streams(From(setup, source), loop, http, args.streams)  # type: ignore[arg-type]
+                print(
+                    f"{name}: {args.streams} open streams: {held['per_stream'] / 1024:.1f} KiB "
+                    f"each, {held['errors']} errors, sockets closed after "
+                    f"{held['closed_after']:.2f} s",
+                    flush=True,
+                )
     finally:
         setup.close()
 
