@@ -48,6 +48,10 @@ DURATION_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120,
 FIRST_TOKEN_BUCKETS: Final = (0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60)
 
 
+#: The children of one label set: requests, duration, first token, prompt and completion tokens.
+_Children = tuple[Counter, Histogram, Histogram, Counter, Counter]
+
+
 class GatewayMetrics:
     """A Prometheus collector for ``gateway``: it observes every request's outcome (it adds
     itself to ``gateway.observers``) and reads the runtime when collected."""
@@ -103,21 +107,34 @@ class GatewayMetrics:
             self.limit_rejections,
             self.disconnects,
         )
+        #: The children of the per-request metrics by (model, endpoint, status, stream).
+        self._children: dict[tuple[str, str, int, bool], _Children] = {}
         gateway.observers.append(self.observe)
 
     def observe(self, outcome: Outcome) -> None:
         """Count one finished request."""
         o = outcome
         model = o.requested_model if o.requested_model in self._gateway.models else "other"
-        stream = "true" if o.stream else "false"
-        self.requests.labels(model, o.endpoint, str(o.status), stream).inc()
-        self.duration.labels(model, stream).observe(o.duration)
+        key = (model, o.endpoint, o.status, o.stream)
+        children = self._children.get(key)
+        if children is None:  # a label set's children are found once, not per request
+            stream = "true" if o.stream else "false"
+            children = self._children[key] = (
+                self.requests.labels(model, o.endpoint, str(o.status), stream),
+                self.duration.labels(model, stream),
+                self.first_token.labels(model, stream),
+                self.prompt_tokens.labels(model),
+                self.completion_tokens.labels(model),
+            )
+        requests, duration, first_token, prompt_tokens, completion_tokens = children
+        requests.inc()
+        duration.observe(o.duration)
         if o.time_to_first_byte is not None:
-            self.first_token.labels(model, stream).observe(o.time_to_first_byte)
+            first_token.observe(o.time_to_first_byte)
         if o.prompt_tokens:
-            self.prompt_tokens.labels(model).inc(o.prompt_tokens)
+            prompt_tokens.inc(o.prompt_tokens)
         if o.completion_tokens:
-            self.completion_tokens.labels(model).inc(o.completion_tokens)
+            completion_tokens.inc(o.completion_tokens)
         if o.upstream_code is not None or (o.error_code or "").startswith("upstream_"):
             code = str(o.upstream_code) if o.upstream_code is not None else str(o.error_code)
             phase = o.timeout_phase or (
