@@ -9,7 +9,8 @@ the quick before/after check for CPU work (``run.py`` is the whole benchmark).
 ``--baseline DIR`` runs a second gateway from the ``asgi_spark`` package found in ``DIR`` (e.g.
 ``git archive main asgi_spark | tar -x -C DIR``) with the same dependencies, interleaved round
 by round with this tree's: the difference between the two is much steadier than either number
-on a machine shared with other work.
+on a machine shared with other work.  ``--together`` loads both gateways at the same time
+(both on core 0): a burst of other work on the machine then hits both alike.
 
 It starts one simulator and one gateway (pinned like ``run.py``: the gateway on core 0, the
 simulator and the load on core 1), then runs each measurement ``--rounds`` times and prints
@@ -88,6 +89,10 @@ class From:
         return self.setup._gateway(name, loop, http, self.source)
 
 
+TEN = "hello [spark:chunks=10]"
+LONG = "long [spark:chunks=5000]"
+
+
 async def cpu_of(gw: Proc, prompt: str, requests: int, concurrency: int) -> float:
     before = gw.cpu()
     batch = await run_batch(bench_caller(gw, prompt), requests, concurrency)
@@ -113,12 +118,24 @@ async def main_async(args: argparse.Namespace) -> None:
         for gw in gateways.values():
             await cpu_of(gw, "warm [spark:chunks=10]", 200, 16)
         for r in range(args.rounds):
-            for name, gw in gateways.items():
+            if args.together:  # both at once: a burst of other work hits both alike
+                names = list(gateways)
+                cpus = await asyncio.gather(
+                    *(cpu_of(gateways[n], TEN, args.requests, 64) for n in names)
+                )
+                longs = await asyncio.gather(
+                    *(cpu_of(gateways[n], LONG, args.long, 1) for n in names)
+                )
+                measured = dict(zip(names, zip(cpus, longs, strict=True), strict=True))
+            else:
+                measured = {}
+                for name, gw in gateways.items():
+                    ten = await cpu_of(gw, TEN, args.requests, 64)
+                    measured[name] = (ten, await cpu_of(gw, LONG, args.long, 1))
+            for name, (ten, long) in measured.items():
                 per_request, per_chunk = results[name]
-                cpu = await cpu_of(gw, "hello [spark:chunks=10]", args.requests, 64)
-                per_request.append(cpu / args.requests * 1e3)
-                cpu = await cpu_of(gw, "long [spark:chunks=5000]", args.long, 1)
-                per_chunk.append(cpu / (5000 * args.long) * 1e6)
+                per_request.append(ten / args.requests * 1e3)
+                per_chunk.append(long / (5000 * args.long) * 1e6)
                 print(
                     f"round {r + 1} {name}: {per_request[-1]:.3f} ms/request, "
                     f"{per_chunk[-1]:.2f} µs/chunk",
@@ -159,6 +176,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--long", type=int, default=3, help="5,000-chunk answers per round")
     parser.add_argument("--baseline", metavar="DIR", help="also a gateway from DIR's source")
+    parser.add_argument(
+        "--together", action="store_true", help="load both gateways at the same time"
+    )
     parser.add_argument("--streams", type=int, default=0, help="open streams for RSS (0: skip)")
     asyncio.run(main_async(parser.parse_args()))
 
