@@ -15,7 +15,11 @@ from typing import Literal
 from websockets.asyncio.client import connect_http_proxy, connect_socks_proxy
 from websockets.client import ClientProtocol
 from websockets.http11 import USER_AGENT
-from websockets.proxy import get_proxy, parse_proxy
+
+try:
+    from websockets.proxy import get_proxy, parse_proxy
+except ImportError:  # websockets 15 keeps them in websockets.uri
+    from websockets.uri import get_proxy, parse_proxy  # type: ignore[attr-defined,no-redef]
 from websockets.uri import WebSocketURI, parse_uri
 
 from .link import Link
