@@ -302,14 +302,13 @@ class WebSocketAdapter(Adapter, Generic[StateT]):
                                 return
                             batch = self.parse_frame(await deadline.receive(recv), state)
                             frames = 1
-                            while (
-                                frames < COALESCE_FRAMES
-                                and not self.is_complete(state)
-                                and ws.waiting()
-                            ):
-                                data = await recv()  # already here: does not wait
+                            decode = not self.raw_frames
+                            while frames < COALESCE_FRAMES and not self.is_complete(state):
+                                waiting = ws.take(decode)  # here already, or None: no wait
+                                if waiting is None:
+                                    break
                                 try:
-                                    more = self.parse_frame(data, state)
+                                    more = self.parse_frame(waiting, state)
                                 except Exception:
                                     yield batch  # what was parsed before goes out first
                                     raise

@@ -147,6 +147,15 @@ class Link(asyncio.Protocol):
                 await waiter
             finally:
                 self._waiter = None
+        return self._pop(decode)
+
+    def take(self, decode: bool = True) -> str | bytes | None:
+        """The next message if one is already buffered (as :meth:`recv` gives it), else
+        ``None``: no waiting, and no coroutine per message when frames are coalesced."""
+        return self._pop(decode) if self._messages else None
+
+    def _pop(self, decode: bool) -> str | bytes:
+        messages = self._messages
         text, data = messages.pop(0)  # at most HIGH_WATER and one read's worth
         if self._paused and len(messages) <= LOW_WATER:
             self._paused = False
