@@ -189,3 +189,25 @@ def test_sign_url_without_path_signs_root() -> None:
 def test_sign_url_rejects_bad_urls(url: str) -> None:
     with pytest.raises(ValueError, match=r"ws://|host"):
         auth.sign_url(url, API_KEY, API_SECRET, clock=clock)
+
+
+def test_url_signer_signs_once_per_second_and_again_the_next() -> None:
+    from asgi_spark.secrets import Secret
+
+    now = [1_700_000_000.1]
+    signer = auth.UrlSigner(
+        "wss://spark-api.xf-yun.com/v3.5/chat",
+        Secret("key"),
+        Secret("secret"),
+        clock=lambda: now[0],
+    )
+    first = signer()
+    assert first == auth.sign_url(
+        "wss://spark-api.xf-yun.com/v3.5/chat", "key", "secret", clock=lambda: 1_700_000_000
+    )
+    now[0] = 1_700_000_000.9  # the same second: the same URL, not signed again
+    assert signer() is first
+    now[0] = 1_700_000_001.0
+    later = signer()
+    assert later != first
+    assert parse_qs(urlsplit(later).query)["date"] == ["Tue, 14 Nov 2023 22:13:21 GMT"]
