@@ -29,35 +29,37 @@ WINDOW = 60.0
 
 
 def key_limits(limiter: Limiter, keys: Mapping[str, ClientKey]) -> Policy:
-    """A policy applying the limits of the client key the request came with (by name)."""
+    """A policy applying the limits of the client key the request came with (by name); a
+    request whose key has none is passed on as it is (no layer per batch)."""
 
-    async def policy(call: Call, call_next: CallNext) -> Source:
+    def policy(call: Call, call_next: CallNext) -> Source:
         name = call.context.client_key
         key = keys.get(name) if name is not None else None
-        if key is None or (key.requests_per_minute is None and key.tokens_per_minute is None):
-            async with aclosing(call_next(call)) as source:
-                async for batch in source:
-                    yield batch
-            return
-        try:
-            await _admit(limiter, key)
-        except GatewayError as exc:  # LimitExceeded, or the store unreachable (fail_closed)
-            call.context.limit_rejected = True
-            yield [Failed(exc)]
-            return
-        tokens = 0
-        try:
-            async with aclosing(call_next(call)) as source:
-                async for batch in source:
-                    for event in batch:
-                        if isinstance(event, Usage):
-                            tokens += event.total_tokens
-                    yield batch
-        finally:
-            if key.tokens_per_minute is not None and tokens:
-                await limiter.spend(f"key:{key.name}", tokens, WINDOW)
+        if key is None:
+            return call_next(call)
+        return _limited(limiter, key, call, call_next)
 
     return policy
+
+
+async def _limited(limiter: Limiter, key: ClientKey, call: Call, call_next: CallNext) -> Source:
+    try:
+        await _admit(limiter, key)
+    except GatewayError as exc:  # LimitExceeded, or the store unreachable (fail_closed)
+        call.context.limit_rejected = True
+        yield [Failed(exc)]
+        return
+    tokens = 0
+    try:
+        async with aclosing(call_next(call)) as source:
+            async for batch in source:
+                for event in batch:
+                    if isinstance(event, Usage):
+                        tokens += event.total_tokens
+                yield batch
+    finally:
+        if key.tokens_per_minute is not None and tokens:
+            await limiter.spend(f"key:{key.name}", tokens, WINDOW)
 
 
 async def _admit(limiter: Limiter, key: ClientKey) -> None:
