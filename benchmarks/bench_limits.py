@@ -6,8 +6,9 @@ same model and limits (``max_concurrency``, ``max_qps``, a client key with
 refused): one with ``"limits": {"backend": "memory"}``, one with ``"backend": "redis"``.  Sends
 non-streamed requests at concurrency 1 and 16, the two gateways interleaved round by round, and
 reports the latency p50/p99 of each and the difference (what Redis adds per request: for this
-model one slot acquire and release, one rate hit, one budget check and one spend, i.e. five
-round trips to Redis).  Also times the limiter operations alone.
+model and key the key's budget check and rate hit, the slot, the model's rate hit, then the
+slot's release and the tokens' spend, i.e. six round trips to Redis).  Also times the
+limiter operations alone.
 
 Run:  python benchmarks/bench_limits.py [--requests 2000] [--rounds 3]
 

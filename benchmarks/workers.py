@@ -180,9 +180,9 @@ def report(
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()} "
         f"{platform.release()}; Python {platform.python_version()}; uvicorn {v('uvicorn')}, "
-        f"uvloop {v('uvloop')}, httptools {v('httptools')}. **A shared machine**: other "
-        f"engineers' work ran on it too (load average {load[0]:.2f} when the run started), so "
-        "the numbers are indicative, not a clean-room measurement.  ",
+        f"uvloop {v('uvloop')}, httptools {v('httptools')}; load average {load[0]:.2f} when "
+        "the run started (above about 1, other work shared the machine and the numbers are "
+        "indicative only).  ",
         f"`asgi-spark serve --workers N` (N = 1, 2) in front of one simulator, 10-chunk answers, "
         f"c={args.concurrency}, {args.requests} requests per batch, {args.rounds} rounds with the "
         f"order alternated, after a warm-up batch; nothing pinned: the simulator and the load "
