@@ -11,33 +11,17 @@ its environment.
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import os
-from typing import Any, Final
+from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from .config.security import DEFAULT_HEADER_TIMEOUT
-from .serve_protocol import HeaderDeadline, HttpImplementation
-
-#: The header deadline of the workers (seconds), set by ``serve`` before they start.
-HEADER_TIMEOUT_ENV: Final = "ASGI_SPARK_HEADER_TIMEOUT"
+from .serve_protocol import HttpImplementation
+from .worker_deadline import HEADER_TIMEOUT_ENV, FromEnvironment, worker_header_timeout
 
 
-@functools.lru_cache(maxsize=1)
-def worker_header_timeout() -> float:
-    """The deadline the supervisor set (the default when there is none)."""
-    return float(os.environ.get(HEADER_TIMEOUT_ENV) or DEFAULT_HEADER_TIMEOUT)
-
-
-class _FromEnvironment(HeaderDeadline):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.header_timeout = worker_header_timeout()
-
-
-class WorkerH11Protocol(_FromEnvironment, H11Protocol):
+class WorkerH11Protocol(FromEnvironment, H11Protocol):
     """uvicorn's h11 protocol with the header deadline of :data:`HEADER_TIMEOUT_ENV`."""
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from .serve_workers import _FromEnvironment
+from .worker_deadline import FromEnvironment
 
 
-class WorkerHttpToolsProtocol(_FromEnvironment, HttpToolsProtocol):
+class WorkerHttpToolsProtocol(FromEnvironment, HttpToolsProtocol):
     """uvicorn's httptools protocol with the header deadline of the workers' environment."""
 
 
