@@ -17,7 +17,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from asgi_spark import create_app
 from asgi_spark.adapters.connector import MAX_FRAME_BYTES
 from tests.openapi import validate
-from tests.wire.capture import OP_CONTINUATION, OP_TEXT, accept_key, encode_frame
+from tests.wire.capture import OP_CONTINUATION, OP_TEXT, accept_handshake, encode_frame
 
 #: Every other limit is long: only a prompt report passes within the test's deadline.
 SLOW = {"timeout": 30, "timeouts": {"close": 30}}
@@ -63,16 +63,7 @@ async def deaf_peer(*frames: bytes) -> AsyncIterator[str]:
     release = asyncio.Event()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
-        key = next(
-            line.split(b":", 1)[1].strip().decode()
-            for line in head.split(b"\r\n")
-            if line.lower().startswith(b"sec-websocket-key:")
-        )
-        writer.write(
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            + f"Sec-WebSocket-Accept: {accept_key(key)}\r\n\r\n".encode()
-        )
+        await accept_handshake(reader, writer)
         await reader.read(65536)  # the request frame (or its start): answer after it
         for data in frames:
             writer.write(data)

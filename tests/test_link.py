@@ -21,7 +21,7 @@ from websockets.protocol import State
 
 from asgi_spark.adapters.dial import open_link
 from asgi_spark.adapters.link import HIGH_WATER, LOW_WATER, Link
-from tests.wire.capture import OP_CONTINUATION, OP_TEXT, accept_key, encode_frame
+from tests.wire.capture import OP_CONTINUATION, OP_TEXT, accept_handshake, encode_frame
 
 Handler = Callable[[ServerConnection], Awaitable[None]]
 
@@ -44,16 +44,7 @@ async def raw_peer(
     done = asyncio.Event()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
-        key = next(
-            line.split(b":", 1)[1].strip().decode()
-            for line in head.split(b"\r\n")
-            if line.lower().startswith(b"sec-websocket-key:")
-        )
-        writer.write(
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            + f"Sec-WebSocket-Accept: {accept_key(key)}\r\n\r\n".encode()
-        )
+        await accept_handshake(reader, writer)
         try:
             await answer(reader, writer)
         finally:

@@ -184,10 +184,7 @@ class Link(asyncio.Protocol):
         if it does not, and also when this wait is cancelled."""
         if self._lost:
             return
-        protocol = self.protocol
-        if protocol.state is _OPEN:
-            protocol.send_close(1000)
-            self._flush()
+        self._send_close()
         if self._lost:
             return
         waiter = self._lost_waiter = self.loop.create_future()
@@ -200,16 +197,19 @@ class Link(asyncio.Protocol):
             if not self._lost:
                 self.abort()
 
+    def _send_close(self) -> None:
+        """The close frame (1000), unless a closing handshake is under way."""
+        if self.protocol.state is _OPEN:
+            self.protocol.send_close(1000)
+            self._flush()
+
     def leave(self, limit: float | None) -> None:
         """For a caller that is gone: the close frame (1000) and the socket closed now, not
         waiting for the server's close (the socket is aborted if it has not closed within
         ``limit`` seconds, as when the peer does not read)."""
         if self._lost:
             return
-        protocol = self.protocol
-        if protocol.state is _OPEN:
-            protocol.send_close(1000)
-            self._flush()
+        self._send_close()
         transport = self.transport
         if transport is not None and not transport.is_closing():
             transport.close()  # the close frame is flushed first

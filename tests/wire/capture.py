@@ -73,6 +73,21 @@ def accept_key(key: str) -> str:
     return base64.b64encode(hashlib.sha1((key + WS_GUID).encode("ascii")).digest()).decode()
 
 
+async def accept_handshake(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes:
+    """Read a client's opening handshake and accept it with a plain 101; the request head."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    key = next(
+        line.split(b":", 1)[1].strip().decode()
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"sec-websocket-key:")
+    )
+    writer.write(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        + f"Sec-WebSocket-Accept: {accept_key(key)}\r\n\r\n".encode()
+    )
+    return head
+
+
 def encode_frame(opcode: int, payload: bytes, *, fin: bool = True) -> bytes:
     """One unmasked frame, as a server sends it, with the shortest length form."""
     head = bytes([(0x80 if fin else 0) | opcode])
