@@ -36,7 +36,7 @@ from .config import (
     config_schema,
     load_config,
 )
-from .config.report import settings_lines
+from .config.report import settings_lines, shared_pool_warnings
 from .config.security import DEFAULT_HEADER_TIMEOUT
 from .gateway import CONFIG_ENV
 from .serve_cli import add_drain_arguments
@@ -318,9 +318,12 @@ def _run_serve(args: argparse.Namespace) -> int:
         return 2
     host = args.host or (config.host if config else DEFAULT_HOST)
     port = args.port if args.port is not None else (config.port if config else DEFAULT_PORT)
-    warning = open_api_warning(host, port, config)
-    if warning is not None:
-        print(warning, file=sys.stderr, flush=True)
+    warnings = [open_api_warning(host, port, config)]
+    if config is not None:
+        warnings += shared_pool_warnings(config, args.workers)
+    for warning in warnings:
+        if warning is not None:
+            print(warning, file=sys.stderr, flush=True)
     max_connections = args.limit_concurrency
     if max_connections is None and config is not None:
         max_connections = config.max_connections

@@ -62,4 +62,26 @@ def _store_line(config: GatewayConfig) -> str:
     )
 
 
-__all__ = ["settings_lines"]
+def shared_pool_warnings(config: GatewayConfig, workers: int) -> list[str]:
+    """With ``workers`` processes on shared (Redis) limits, the limits whose idle pooled
+    connections could hold every slot: a request takes over an idle connection only in its
+    own process, so requests on one process could wait for slots another's idle pool holds."""
+    if config.limits.backend != "redis" or workers < 2:
+        return []
+    pooled: dict[str, int] = {}
+    capacity: dict[str, int] = {}
+    for entry in config.models:
+        pooled[entry.limit_key] = pooled.get(entry.limit_key, 0) + entry.pool.size
+        if entry.max_concurrency is not None:
+            capacity[entry.limit_key] = entry.max_concurrency
+    return [
+        f"warning: with {workers} workers sharing the limits, the pools of {key!r} keep "
+        f"{workers} x {pooled[key]} connections open, not fewer than its max_concurrency "
+        f"({limit}): idle pooled connections of one worker can hold every slot while requests "
+        "on another wait; lower pool.size or raise max_concurrency"
+        for key, limit in capacity.items()
+        if pooled.get(key) and workers * pooled[key] >= limit
+    ]
+
+
+__all__ = ["settings_lines", "shared_pool_warnings"]

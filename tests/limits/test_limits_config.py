@@ -146,3 +146,19 @@ def test_the_redis_backend_needs_its_extra(monkeypatch: pytest.MonkeyPatch) -> N
     assert info.value.message == (
         "the \"redis\" backend needs the redis extra: pip install 'asgi-spark[redis]'"
     )
+
+
+def test_serve_warns_when_the_workers_pools_could_hold_every_shared_slot() -> None:
+    from asgi_spark.config.report import shared_pool_warnings
+
+    entry = spark_entry("m", "ws://127.0.0.1:1", max_concurrency=4, pool={"size": 2})
+    shared = {"backend": "redis", "url": "redis://127.0.0.1:6379/0"}
+    config = load(entry, limits=shared)
+    assert shared_pool_warnings(config, 1) == []  # one process: check-config's rule holds
+    assert shared_pool_warnings(config, 2) == [
+        "warning: with 2 workers sharing the limits, the pools of 'm' keep 2 x 2 connections "
+        "open, not fewer than its max_concurrency (4): idle pooled connections of one worker "
+        "can hold every slot while requests on another wait; lower pool.size or raise "
+        "max_concurrency"
+    ]
+    assert shared_pool_warnings(load(entry), 2) == []  # per-process limits: no sharing
