@@ -87,6 +87,8 @@ async def test_the_answer_is_cut_at_the_stop_and_upstream_closed_at_once(
         "stop": ["Observation:", "Calling tools:"],
         "messages": [{"role": "user", "content": "what is it?"}],
     }
+    if stream:
+        body["stream_options"] = {"include_usage": True}
     async with gateway.lifespan():
         r = await asyncio.wait_for(request(gateway, "POST", "/v1/chat/completions", body), 10)
     assert r.status == 200
@@ -96,14 +98,21 @@ async def test_the_answer_is_cut_at_the_stop_and_upstream_closed_at_once(
         chunks = [json.loads(e) for e in events[:-1]]
         for chunk in chunks:
             validate("CreateChatCompletionStreamResponse", chunk)
-        text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
-        finish = chunks[-1]["choices"][0]["finish_reason"]
+        *answer, usage_chunk = chunks
+        assert usage_chunk["choices"] == []
+        text = "".join(c["choices"][0]["delta"].get("content") or "" for c in answer)
+        finish = answer[-1]["choices"][0]["finish_reason"]
+        usage = usage_chunk["usage"]
     else:
         validate("CreateChatCompletionResponse", r.json())
         text = r.json()["choices"][0]["message"]["content"]
         finish = r.json()["choices"][0]["finish_reason"]
+        usage = r.json()["usage"]
     assert text == "Thought: I will look it up. "
     assert finish == "stop"
+    # Spark's final frame (its usage) never came: the gateway's estimate, "what is it?" and
+    # "Thought: I will look it up." counted as word runs and marks
+    assert usage == {"prompt_tokens": 4, "completion_tokens": 8, "total_tokens": 12}
     assert "stop" not in sim.requests[-1]["parameter"]["chat"]
     await asyncio.wait_for(sim.wait_closed_all(), 5)
 

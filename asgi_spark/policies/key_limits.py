@@ -9,7 +9,8 @@ emulations, choices, retries and fallbacks do inside).
   key's answers, counted to the second for 60 s after each answer.  A request is admitted while
   that total is below the limit (what an answer will use is unknown until it ends, so the last
   admitted answer may go over; the next requests wait for it to leave the window).  An answer
-  that reports no usage (cut by ``stop``, or failed) counts nothing.
+  cut by ``stop`` counts the gateway's estimate (see :mod:`asgi_spark.policies.stop`); a failed
+  one that reports no usage counts nothing.
 
 The limits are per key *name*, shared by every process with the ``redis`` backend.
 """

@@ -5,8 +5,10 @@ The request goes upstream without ``stop``.  The answer's content is cut before 
 occurrence of any stop sequence, even when it spans frames: only as many characters are held
 back as a match could still need (the longest tail of the text so far that begins a stop
 sequence), so streaming stays smooth.  At a match the answer finishes with ``stop`` and the
-policy stops reading, which closes the upstream session at once (so no usage is reported: Spark
-only counts tokens in its final frame).  Reasoning and tool calls pass untouched.
+policy stops reading, which closes the upstream session at once.  Spark counts tokens only in
+its final frame, which then never comes, so the usage of a cut answer is the gateway's estimate
+(:mod:`asgi_spark.token_estimate`: the request's messages, and the reasoning and content
+delivered).  Reasoning and tool calls pass untouched.
 
 ``stop`` is a string or a list of at most 4 non-empty strings; anything else is a 400 naming it.
 """
@@ -19,8 +21,9 @@ from typing import Final
 import msgspec
 
 from ..errors import InvalidRequestError
-from ..events import ContentDelta, Event, Failed, Finish
+from ..events import ContentDelta, Event, Failed, Finish, ReasoningDelta, Usage
 from ..pipeline import Call, CallNext, Source
+from ..token_estimate import estimate_tokens, prompt_texts
 from .choices import single_choice_only
 
 MAX_STOP_SEQUENCES: Final = 4
@@ -98,11 +101,13 @@ async def _stop(call: Call, call_next: CallNext) -> Source:
     single_choice_only(call.body, "stop")
     body = msgspec.structs.replace(call.body, stop=None)
     async with aclosing(call_next(Call(body, call.model, call.context))) as source:
-        async for out in _cut(source, StopScanner(stops)):
+        async for out in _cut(source, StopScanner(stops), call):
             yield out
 
 
-async def _cut(source: Source, scanner: StopScanner) -> Source:
+async def _cut(source: Source, scanner: StopScanner, call: Call) -> Source:
+    content: list[str] = []  # what was delivered, for the usage estimate of a cut answer
+    reasoning: list[str] = []
     async for batch in source:
         out: list[Event] = []
         for event in batch:
@@ -110,10 +115,16 @@ async def _cut(source: Source, scanner: StopScanner) -> Source:
                 shown, reached = scanner.feed(event.text)
                 if shown:
                     out.append(ContentDelta(shown))
+                    content.append(shown)
                 if reached:
-                    out.append(Finish("stop"))
+                    prompt = estimate_tokens(prompt_texts(call.body))
+                    completion = estimate_tokens(["".join(reasoning), "".join(content)])
+                    out += [Finish("stop"), Usage(prompt, completion, prompt + completion)]
                     yield out
                     return  # closing the source closes the upstream session now
+            elif isinstance(event, ReasoningDelta):
+                reasoning.append(event.text)
+                out.append(event)
             elif isinstance(event, Finish | Failed):
                 rest = scanner.flush()
                 if rest:

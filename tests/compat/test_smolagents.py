@@ -17,7 +17,6 @@ pytest.importorskip("smolagents", reason="in the compat venv only")
 from smolagents import CodeAgent, OpenAIServerModel, ToolCallingAgent, tool
 
 from .conftest import MODEL
-from .pending import NO_USAGE_AFTER_STOP
 
 CALLS: list[str] = []
 
@@ -39,7 +38,6 @@ def model(base_url: str) -> OpenAIServerModel:
     return OpenAIServerModel(model_id=MODEL, api_base=base_url, api_key="unused")
 
 
-@NO_USAGE_AFTER_STOP
 def test_model_generate_cut_by_stop(model: OpenAIServerModel) -> None:
     from smolagents.models import ChatMessage, MessageRole
 

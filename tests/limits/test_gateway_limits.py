@@ -110,6 +110,19 @@ async def test_a_stream_without_usage_for_the_client_still_counts_its_tokens(
         refused_with(await chat(app, stream=True), "(tokens_per_minute)")
 
 
+async def test_an_answer_cut_by_stop_counts_its_estimated_tokens(
+    sim: SparkSimulator, limits: dict[str, Any]
+) -> None:
+    sim.faults = Faults(answer="one two three four five six. Observation: seven", chunks=3)
+    app = gateway(sim, limits, key={"tokens_per_minute": 5})
+    body = {"model": "m", "stop": "Observation:", "messages": [{"role": "user", "content": "go"}]}
+    auth = [(b"authorization", f"Bearer {KEY}".encode())]
+    async with app.lifespan():
+        cut = await request(app, "POST", "/v1/chat/completions", body, headers=auth)
+        assert cut.json()["usage"]["total_tokens"] == 8  # the estimate: 1 + 7
+        refused_with(await chat(app), "(tokens_per_minute)")
+
+
 async def test_a_key_without_limits_is_not_counted(
     sim: SparkSimulator, limits: dict[str, Any]
 ) -> None:
