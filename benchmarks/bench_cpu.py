@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import statistics
@@ -35,7 +34,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from loadgen import APP_ID, KEY, SECRET, run_batch  # noqa: E402
-from run import LOAD_CORE, PINNED, SERVER_CORE, Proc, bench_caller, free_port, start  # noqa: E402
+from run import (  # noqa: E402
+    SERVER_CORE,
+    Proc,
+    bench_caller,
+    free_port,
+    prepare_load_process,
+    start,
+)
 
 #: Runs ``asgi_spark.cli`` from the source tree given as the first argument (not this one).
 FROM_SOURCE = """
@@ -101,13 +107,7 @@ async def cpu_of(gw: Proc, prompt: str, requests: int, concurrency: int) -> floa
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    if PINNED:
-        os.sched_setaffinity(0, {LOAD_CORE})
-    with contextlib.suppress(ValueError, OSError):
-        import resource
-
-        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    prepare_load_process()
     setup = Setup()
     loop, http = ("uvloop", "httptools") if args.fast else ("asyncio", "h11")
     gateways = {"this tree": setup._gateway("gateway", loop, http)}

@@ -361,7 +361,8 @@ async def _first_chunk(client: HttpClient, body: dict[str, object]) -> bool:
     return conn.buf.startswith(b"HTTP/1.1 200")
 
 
-async def main_async(args: argparse.Namespace) -> None:
+def prepare_load_process() -> None:
+    """The load generator's process: on the load core, with as many files as it may open."""
     if PINNED:
         os.sched_setaffinity(0, {LOAD_CORE})
     with contextlib.suppress(ValueError, OSError):
@@ -369,6 +370,10 @@ async def main_async(args: argparse.Namespace) -> None:
 
         _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    prepare_load_process()
     bench = Bench(quick=args.quick)
     bench.start_all()
     q = 2 if args.quick else 1
