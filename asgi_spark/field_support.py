@@ -29,7 +29,11 @@ CHAT_FIELDS: Final[dict[str, Row]] = {
     "n": ("emulated", "n concurrent sessions, choices interleaved, usage summed"),
     "user": ("native", "Spark's `uid` (hashed past 32 characters)"),
     "tools": ("native", "Spark functions"),
-    "tool_choice": ("emulated", "`required` or a named function: offered alone, asked, checked"),
+    "tool_choice": (
+        "emulated",
+        "`required` or a named function: offered alone, asked, checked; `required` without "
+        "tools is ignored (a 400 with `strict_params`)",
+    ),
     "functions": ("native", "legacy form of `tools`"),
     "function_call": ("emulated", "legacy form of a named `tool_choice`"),
     "parallel_tool_calls": ("native", "accepted; Spark calls one function at a time"),

@@ -60,3 +60,24 @@ async def test_strict_params_refuses_the_first_ignorable_hint(sim: SparkSimulato
     assert r.json()["error"]["param"] == "top_p"
     assert r.json()["error"]["code"] == "unsupported_parameter"
     assert sim.requests == []
+
+
+@pytest.mark.parametrize("strict", [False, True])
+async def test_required_without_tools_is_ignored_or_refused_when_strict(
+    sim: SparkSimulator, strict: bool
+) -> None:
+    gateway = create_app([spark_entry("m", sim.url, strict_params=strict)])
+    body = {"model": "m", "tool_choice": "required", "messages": BODY["messages"]}
+    async with gateway.lifespan():
+        r = await request(gateway, "POST", "/v1/chat/completions", body)
+    if strict:
+        assert r.status == 400
+        error = r.json()["error"]
+        assert (error["param"], error["code"]) == ("tool_choice", "unsupported_parameter")
+        assert '"required" without tools has nothing to require' in error["message"]
+        assert sim.requests == []
+    else:  # LlamaIndex's structured_predict on a chat model without function calling
+        assert r.status == 200
+        assert dict(r.headers)[b"x-asgi-spark-ignored-params"] == b"tool_choice"
+        assert r.json()["choices"][0]["message"]["content"]
+        assert "functions" not in sim.requests[-1]["payload"]

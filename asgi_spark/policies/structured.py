@@ -101,11 +101,13 @@ def _forced_function(body: ChatCompletionRequest) -> str | Literal[True] | None:
     return None
 
 
-def _plan_tool(body: ChatCompletionRequest, forced: str | Literal[True]) -> Plan:
+def _plan_tool(body: ChatCompletionRequest, forced: str | Literal[True]) -> Plan | None:
     tools = list(body.tools or ())
     legacy = list(body.functions or ())
     names = [t.function.name for t in tools if t.function] + [f.name for f in legacy]
     if not names:
+        if forced is True:
+            return None  # "required" of nothing: ignored (named), or refused with strict_params
         raise InvalidRequestError("a forced tool_choice needs tools to choose from", param="tools")
     if forced is True:
         listed = ", ".join(names)

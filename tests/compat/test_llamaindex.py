@@ -19,7 +19,6 @@ from llama_index.llms.openai_like import OpenAILike
 
 from .conftest import MODEL
 from .directives import answer
-from .pending import FORCED_CHOICE_WITHOUT_TOOLS
 
 
 class City(pydantic.BaseModel):
@@ -79,7 +78,6 @@ def test_structured_predict_on_the_default_completions_model(base_url: str) -> N
     assert city == City(**PARIS)
 
 
-@FORCED_CHOICE_WITHOUT_TOOLS
 def test_structured_predict_on_a_chat_model(base_url: str) -> None:
     # LlamaIndex sends tool_choice="required" here even without tools, then parses the text.
     city = llm(base_url, is_chat_model=True).structured_predict(

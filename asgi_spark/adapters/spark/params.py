@@ -44,6 +44,12 @@ def _forced(choice: str | dict[str, Any] | None) -> bool:
     return choice is not None and choice not in ("auto", "none")
 
 
+def _required_without_tools(request: ChatCompletionRequest) -> bool:
+    """``tool_choice: "required"`` and nothing to require (LlamaIndex's ``structured_predict``
+    sends it so to a chat model without function calling, then reads the text)."""
+    return request.tool_choice == "required" and not request.tools and not request.functions
+
+
 _NO_LOGPROBS = "Spark does not return token log probabilities"
 _EMULATED = "the gateway emulates it before the request reaches Spark"
 
@@ -71,7 +77,11 @@ REFUSED: Final[tuple[Unsupported, ...]] = (
         _EMULATED,
         lambda r, v: (r.response_format or {}).get("type", "text") != "text",
     ),
-    Unsupported("tool_choice", _EMULATED, lambda r, v: _forced(r.tool_choice)),
+    Unsupported(
+        "tool_choice",
+        _EMULATED,
+        lambda r, v: _forced(r.tool_choice) and not _required_without_tools(r),
+    ),
     Unsupported("function_call", _EMULATED, lambda r, v: _forced(r.function_call)),
 )
 
@@ -104,6 +114,11 @@ IGNORABLE: Final[tuple[Unsupported, ...]] = (
     ),
     Unsupported("store", "the gateway stores no completions", lambda r, v: bool(r.store)),
     Unsupported("metadata", "the gateway stores no completions", lambda r, v: bool(r.metadata)),
+    Unsupported(
+        "tool_choice",
+        '"required" without tools has nothing to require',
+        lambda r, v: _required_without_tools(r),
+    ),
 )
 
 #: Emulated by the gateway's policies before the adapter (see the module docstring).
