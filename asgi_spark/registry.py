@@ -24,10 +24,10 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from .adapters.base import Adapter
+
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
-
-    from .adapters.base import Adapter
 
 #: The entry-point group plug-ins declare their adapters in.
 ENTRY_POINT_GROUP: Final = "asgi_spark.adapters"
@@ -179,8 +179,6 @@ def _load_plugin(name: str) -> type[Adapter] | None:
             f"cannot load adapter plug-in {name!r} ({_describe(point)}): "
             f"{type(exc).__name__}: {exc}"
         ) from exc
-    from .adapters.base import Adapter  # not at module level: base imports the config package
-
     if not (isinstance(loaded, type) and issubclass(loaded, Adapter)):
         raise RegistryError(
             f"adapter plug-in {name!r} ({_describe(point)}) is not an Adapter subclass"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from typing import Final
+from urllib.parse import urlsplit
 
 MASK: Final = "****"
 
@@ -89,3 +90,16 @@ def redact_upstream(text: str, *secrets: Secret | str | None) -> str:
     text = _SIGNED_QUERY.sub(lambda m: f"{m[1]}{m[2]}{MASK}", text)
     text = _AUTHORIZATION_PAIRS.sub(lambda m: f'{m[1]}="{MASK}"', text)
     return _AUTHORIZATION_BASE64.sub(MASK, text)
+
+
+def mask_url_password(url: str) -> str:
+    """``url`` with the password of its user info (``user:pass@``) replaced by ``****``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return MASK
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rpartition("@")[2]
+    user = parts.username or ""
+    return parts._replace(netloc=f"{user}:{MASK}@{netloc}").geturl()

@@ -77,11 +77,29 @@ def targets(importer: str, node: ast.Import | ast.ImportFrom) -> Iterator[str]:
                 yield name
 
 
-def import_graph() -> dict[str, set[str]]:
+def every_import(tree: ast.Module) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Every import that runs, deferred ones (in functions) included; not those only type
+    checkers read (under TYPE_CHECKING)."""
+    hidden: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and ast.unparse(node.test) in (
+            "TYPE_CHECKING",
+            "typing.TYPE_CHECKING",
+        ):
+            hidden.update(id(inner) for stmt in node.body for inner in ast.walk(stmt))
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and id(node) not in hidden:
+            yield node
+
+
+def import_graph(*, deferred: bool = False) -> dict[str, set[str]]:
+    """Module → the package modules it imports when imported (with ``deferred``, also the
+    imports its functions make when they run)."""
+    read = every_import if deferred else executed_imports
     graph: dict[str, set[str]] = {}
     for name, path in MODULES.items():
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        graph[name] = {t for node in executed_imports(tree) for t in targets(name, node)}
+        graph[name] = {t for node in read(tree) for t in targets(name, node)}
     return graph
 
 
@@ -119,7 +137,11 @@ def test_the_graph_reader_sees_edges() -> None:
     assert "asgi_spark.config" in graph["asgi_spark.adapters.spark.settings"]
     assert "asgi_spark.config.schema" in graph["asgi_spark.config.load"]
     # deferred and type-only imports are not edges
-    assert "asgi_spark.adapters.base" not in graph["asgi_spark.registry"]
+    assert "asgi_spark.config.schema" not in graph["asgi_spark.adapters.base"]  # type-only
+    assert "asgi_spark.limits.redis_backend" not in graph["asgi_spark.runtime"]  # in a function
+    deferred = import_graph(deferred=True)
+    assert "asgi_spark.limits.redis_backend" in deferred["asgi_spark.runtime"]
+    assert "asgi_spark.config.schema" not in deferred["asgi_spark.adapters.base"]
 
 
 def test_the_cycle_finder_finds_one() -> None:
@@ -130,6 +152,17 @@ def test_the_cycle_finder_finds_one() -> None:
 def test_the_package_has_no_import_circle() -> None:
     cycle = find_cycle(import_graph())
     assert cycle is None, "import circle: " + " -> ".join(cycle or [])
+
+
+def test_deferring_an_import_does_not_hide_a_circle() -> None:
+    """Two modules that need each other are one room, whichever import waits for a call."""
+    cycle = find_cycle(import_graph(deferred=True))
+    assert cycle is None, "import circle through a deferred import: " + " -> ".join(cycle or [])
+
+
+def test_the_deferred_graph_sees_imports_in_functions() -> None:
+    tree = ast.parse("def f():\n    import os\nif TYPE_CHECKING:\n    import sys\n")
+    assert [ast.unparse(node) for node in every_import(tree)] == ["import os"]
 
 
 @pytest.mark.parametrize(

@@ -39,22 +39,24 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Awaitable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Final, Generic, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Final, Generic, TypeVar
 from urllib.parse import urlsplit
 
 import msgspec
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
-from ..config.schema import ModelEntry, mask_url_password
 from ..errors import GatewayError, UpstreamClosedError, UpstreamError, UpstreamUnavailableError
 from ..events import Connected, Event, Failed
 from ..gauges import Reading
 from ..openai_types import ChatCompletionRequest
-from ..secrets import redact, redact_upstream
+from ..secrets import mask_url_password, redact, redact_upstream
 from .connector import Connector, DirectConnector, Proxy, Timeouts, oversize_error
 from .deadline import ExchangeDeadline, Receive
 from .handshake import body_message, refusal_error
 from .link import Link
+
+if TYPE_CHECKING:  # at run time the config package imports the registry, which imports this
+    from ..config.schema import ModelEntry
 
 StateT = TypeVar("StateT")
 

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Annotated, Any, Final, Generic, Literal, TypeVar
-from urllib.parse import urlsplit
 
 import msgspec
 from msgspec import Meta
 
-from ..secrets import MASK, Secret
+from ..secrets import MASK, Secret, mask_url_password
 from .drain import DrainSettings
 from .limits import LimitsSettings
 from .messages import json_type
@@ -337,19 +336,6 @@ class ConfigFile(msgspec.Struct, Generic[EntryT], kw_only=True, forbid_unknown_f
     responses_store: ResponsesStoreSettings = msgspec.field(default_factory=ResponsesStoreSettings)
     drain: DrainSettings = DrainSettings()
     limits: LimitsSettings = msgspec.field(default_factory=LimitsSettings)
-
-
-def mask_url_password(url: str) -> str:
-    """``url`` with the password of its user info (``user:pass@``) replaced by ``****``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return MASK
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rpartition("@")[2]
-    user = parts.username or ""
-    return parts._replace(netloc=f"{user}:{MASK}@{netloc}").geturl()
 
 
 def _masked_secret(value: Any) -> Any:
