@@ -25,7 +25,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from itertools import count
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, Literal
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -51,7 +51,6 @@ RECHECK: Final = 1.0
 SOCKET_TIMEOUT: Final = 1.0
 
 _UNREACHABLE: Final = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
-T = TypeVar("T")
 
 
 class _Unavailable(Exception):
@@ -141,8 +140,8 @@ class RedisLimiter:
             self._waiters.add(released)
             try:
                 try:
-                    granted, _used = await self._run(
-                        "acquire", redis_key, n, capacity, self._lease_seconds, lease_id
+                    granted, _used = await self._script(
+                        "acquire", [redis_key], n, capacity, self._lease_seconds, lease_id
                     )
                 except _Unavailable:
                     self._admit_unavailable()
@@ -247,7 +246,7 @@ class RedisLimiter:
         while True:
             event_id = f"{self._token}:{next(self._ids)}"
             try:
-                done, wait = await self._run("hit", redis_key, limit, window, n, event_id)
+                done, wait = await self._script("hit", [redis_key], limit, window, n, event_id)
             except _Unavailable:
                 self._admit_unavailable()
                 return
@@ -263,7 +262,7 @@ class RedisLimiter:
     async def check(self, key: str, limit: int, window: float) -> None:
         redis_key = f"{self._prefix}:budget:{key}:{window:g}"
         try:
-            ok, wait = await self._run("check", redis_key, limit, window)
+            ok, wait = await self._script("check", [redis_key], limit, window)
         except _Unavailable:
             self._admit_unavailable()
             return
@@ -273,7 +272,7 @@ class RedisLimiter:
     async def spend(self, key: str, amount: int, window: float) -> None:
         redis_key = f"{self._prefix}:budget:{key}:{window:g}"
         with contextlib.suppress(_Unavailable):  # an answer already given is not refused
-            await self._run("spend", redis_key, amount, window)
+            await self._script("spend", [redis_key], amount, window)
 
     # -------------------------------------------------------------------- the store itself
 
@@ -307,19 +306,15 @@ class RedisLimiter:
         self._renewer = self._listener = None
         await self._client.aclose()
 
-    async def _run(self, name: str, redis_key: str, *args: Any) -> list[Any]:
+    async def _script(self, name: str, keys: list[str], *args: Any) -> Any:
+        """Run one script; :class:`_Unavailable` when Redis does not answer, and at once while
+        it is left alone after a failure (releases and renewals too: a lease expires by
+        itself, and nothing on a request's path waits for a Redis that is down)."""
         if time.monotonic() < self._down_until:
             raise _Unavailable
-        result: list[Any] = await self._script(name, [redis_key], *args)
-        return result
-
-    async def _script(self, name: str, keys: list[str], *args: Any) -> Any:
         now = -1.0 if self._clock is None else self._clock()
-        return await self._call(self._scripts[name](keys=keys, args=[now, *args]))
-
-    async def _call(self, operation: Awaitable[T]) -> T:
         try:
-            result = await operation
+            result = await self._scripts[name](keys=keys, args=[now, *args])
         except _UNREACHABLE as exc:
             self._mark_down(exc)
             raise _Unavailable from None

@@ -108,6 +108,20 @@ async def test_a_waiter_in_another_process_wakes_on_the_release(
         await waiter.aclose()
 
 
+async def test_a_release_while_redis_is_left_alone_does_not_ask_it(
+    pair: tuple[RedisLimiter, RedisLimiter, Clock],
+) -> None:
+    holder, other, clock = pair
+    lease = await holder.acquire("m", 1, timeout=0)
+    holder._mark_down()  # as after a failed operation: Redis is left alone for a second
+    await lease.release()  # returns at once: the lease is left to expire
+    assert holder.in_use("m") == 0
+    with pytest.raises(LimitExceeded):
+        await other.acquire("m", 1, timeout=0)  # still held in Redis
+    clock.now += 10.1
+    await (await other.acquire("m", 1, timeout=0)).release()
+
+
 def unreachable(policy: str, port: int) -> RedisLimiter:
     return RedisLimiter(
         Secret(f"redis://:{PASSWORD}@127.0.0.1:{port}/0"),
