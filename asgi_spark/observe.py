@@ -134,13 +134,7 @@ def notify(outcome: Outcome, observers: Iterable[Observer]) -> None:
 
 def message_texts(request: ChatCompletionRequest) -> tuple[tuple[str, str], ...]:
     """The request's messages as (role, text), for an access log that includes content."""
-    texts = []
-    for message in request.messages:
-        content = message.content
-        if isinstance(content, list):
-            content = " ".join(str(part["text"]) for part in content if "text" in part)
-        texts.append((message.role, content or ""))
-    return tuple(texts)
+    return tuple((message.role, message.text) for message in request.messages)
 
 
 def _ms(seconds: float | None) -> float | None:

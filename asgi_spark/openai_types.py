@@ -50,6 +50,14 @@ class ChatMessage(msgspec.Struct, kw_only=True):
     function_call: ToolCallFunction | None = None
     refusal: str | None = None
 
+    @property
+    def text(self) -> str:
+        """The message's text: its string content, or its text parts joined by spaces."""
+        content = self.content
+        if isinstance(content, list):
+            return " ".join(str(part["text"]) for part in content if "text" in part)
+        return content or ""
+
 
 class ChatCompletionRequest(msgspec.Struct, kw_only=True):
     model: str

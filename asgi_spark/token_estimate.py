@@ -25,12 +25,7 @@ def estimate_tokens(texts: Iterable[str]) -> int:
 
 def prompt_texts(request: ChatCompletionRequest) -> Iterable[str]:
     """The texts of a request's messages (what Spark counts as ``prompt_tokens``)."""
-    for message in request.messages:
-        content = message.content
-        if isinstance(content, str):
-            yield content
-        elif isinstance(content, list):
-            yield from (str(part["text"]) for part in content if "text" in part)
+    return (message.text for message in request.messages)
 
 
 __all__ = ["estimate_tokens", "prompt_texts"]
