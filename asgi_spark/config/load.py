@@ -46,7 +46,14 @@ from ..decoding import JsonDecodeFailure, decode
 from .env import EnvResolver, Where
 from .limits import check_limits, model_rates
 from .messages import ConfigError, did_you_mean, json_type, validation_issue
-from .schema import LOG_LEVELS, ConfigFile, GatewayConfig, ModelEntry, dec_hook
+from .schema import (
+    LOG_LEVELS,
+    ConfigFile,
+    GatewayConfig,
+    ModelEntry,
+    dec_hook,
+    pooled_connections,
+)
 from .security import check_key_models, client_keys, cors_settings
 from .typed import check_plain_config, convert_config, declared_config_type
 from .urls import endpoint_problem, normalise_base_url, normalise_proxy
@@ -224,9 +231,7 @@ def _check_across_entries(enabled: list[ModelEntry], disabled: list[str]) -> Non
                     model=entry.id,
                     field=field,
                 )
-    pooled: dict[str, int] = {}
-    for entry in enabled:
-        pooled[entry.limit_key] = pooled.get(entry.limit_key, 0) + entry.pool.size
+    pooled = pooled_connections(enabled)
     for entry in enabled:
         capacity = entry.max_concurrency
         if entry.pool.size and capacity is not None and pooled[entry.limit_key] >= capacity:

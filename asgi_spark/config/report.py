@@ -4,7 +4,8 @@ URL with its password masked)."""
 
 from __future__ import annotations
 
-from .schema import GatewayConfig, mask_url_password
+from ..secrets import mask_url_password
+from .schema import GatewayConfig, pooled_connections
 
 
 def settings_lines(config: GatewayConfig) -> list[str]:
@@ -68,18 +69,13 @@ def shared_pool_warnings(config: GatewayConfig, workers: int) -> list[str]:
     own process, so requests on one process could wait for slots another's idle pool holds."""
     if config.limits.backend != "redis" or workers < 2:
         return []
-    pooled: dict[str, int] = {}
-    capacity: dict[str, int] = {}
-    for entry in config.models:
-        pooled[entry.limit_key] = pooled.get(entry.limit_key, 0) + entry.pool.size
-        if entry.max_concurrency is not None:
-            capacity[entry.limit_key] = entry.max_concurrency
+    pooled = pooled_connections(config.models)
     return [
         f"warning: with {workers} workers sharing the limits, the pools of {key!r} keep "
         f"{workers} x {pooled[key]} connections open, not fewer than its max_concurrency "
         f"({limit}): idle pooled connections of one worker can hold every slot while requests "
         "on another wait; lower pool.size or raise max_concurrency"
-        for key, limit in capacity.items()
+        for key, limit in config.capacities().items()
         if pooled.get(key) and workers * pooled[key] >= limit
     ]
 

@@ -12,7 +12,7 @@ no vendor's list of credential names lives in generic code.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Annotated, Any, Final, Generic, Literal, TypeVar
 
 import msgspec
@@ -295,6 +295,14 @@ class GatewayConfig(msgspec.Struct, kw_only=True):
         }
 
 
+def pooled_connections(entries: Iterable[ModelEntry]) -> dict[str, int]:
+    """The connections the warm pools keep open, per limiter key (they hold its slots)."""
+    pooled: dict[str, int] = {}
+    for entry in entries:
+        pooled[entry.limit_key] = pooled.get(entry.limit_key, 0) + entry.pool.size
+    return pooled
+
+
 EntryT = TypeVar("EntryT")
 
 
@@ -379,4 +387,5 @@ __all__ = [
     "TimeoutSettings",
     "dec_hook",
     "mask_url_password",
+    "pooled_connections",
 ]
