@@ -146,6 +146,19 @@ class _Writer:
             raise InternalError("the upstream adapter ended without an answer")
         return collector, time.monotonic()
 
+    async def _write_json(
+        self, source: Source, start: Callable[[], C], body: Callable[[C], bytes]
+    ) -> Outcome:
+        """A non-streamed answer: gather it into ``start()``'s collector, encode it with
+        ``body`` and answer 200 (Server-Timing with the upstream's whole time); a failure
+        before that is a clean error response."""
+        try:
+            collector, last_frame = await self._gather(source, start)
+            data = body(collector)
+        except Exception as exc:
+            return await self._fail_pending(as_gateway_error(exc))
+        return await self._answer_json(data, last_frame)
+
     async def _answer_json(self, body: bytes, last_frame: float | None = None) -> Outcome:
         """The 200 JSON response of a complete answer, with Server-Timing."""
         self.tally.status = 200
@@ -225,14 +238,11 @@ class JSONWriter(_Writer):
         super().__init__(send, context, stream=False)
 
     async def write(self, source: Source) -> Outcome:
-        try:
-            aggregator, last_frame = await self._gather(
-                source, lambda: Aggregator(self.model, self.created)
-            )
-            completion = aggregator.result()
-        except Exception as exc:
-            return await self._fail_pending(as_gateway_error(exc))
-        return await self._answer_json(encode_completion(completion), last_frame)
+        return await self._write_json(
+            source,
+            lambda: Aggregator(self.model, self.created),
+            lambda aggregator: encode_completion(aggregator.result()),
+        )
 
 
 def as_gateway_error(exc: Exception) -> GatewayError:

@@ -74,14 +74,11 @@ class CompletionJSONWriter(_Writer):
         super().__init__(send, context, stream=False)
 
     async def write(self, source: Source) -> Outcome:
-        try:
-            encoder, _ = await self._gather(
-                source, lambda: CompletionEncoder(self.model, self.created)
-            )
-            completion = encoder.result()
-        except Exception as exc:
-            return await self._fail_pending(as_gateway_error(exc))
-        return await self._answer_json(encode(completion))
+        return await self._write_json(
+            source,
+            lambda: CompletionEncoder(self.model, self.created),
+            lambda encoder: encode(encoder.result()),
+        )
 
 
 __all__ = ["CompletionJSONWriter", "CompletionSSEWriter"]

@@ -126,15 +126,14 @@ class ResponsesJSONWriter(_ResponsesWriter):
     streaming = False
 
     async def write(self, source: Source) -> Outcome:
-        try:
-            builder, _ = await self._gather(source, self._builder)
-            if builder.response.status == "in_progress":
-                raise InternalError("the upstream adapter ended without an answer")
-            builder.terminal(int(time.time()))
-        except Exception as exc:
-            return await self._fail_pending(as_gateway_error(exc))
+        return await self._write_json(source, self._builder, self._finish)
+
+    def _finish(self, builder: ResponseBuilder) -> bytes:
+        if builder.response.status == "in_progress":
+            raise InternalError("the upstream adapter ended without an answer")
+        builder.terminal(int(time.time()))
         self._on_done(builder.response)
-        return await self._answer_json(encoder.encode(builder.response))
+        return encoder.encode(builder.response)
 
 
 __all__ = ["MakeResponse", "OnDone", "ResponsesJSONWriter", "ResponsesSSEWriter"]
