@@ -80,7 +80,8 @@ class ExchangeDeadline:
         if end is not None and end <= now:
             raise self._error(end == total_at)
         self._end = end
-        self._task = asyncio.current_task()
+        if self._task is None:  # every receive() of an exchange runs in its task
+            self._task = asyncio.current_task()
         if end is not None:
             handle = self._handle
             if handle is None or handle.when() > end:  # none armed, or armed too late

@@ -74,6 +74,9 @@ class Input(Enum):
     OUT_OF_ORDER = "out_of_order"  # seq did not increase
     CLOSED = "closed"  # the connection ended
 
+    # Identity, as equality is: Enum's own __hash__ is a Python call, one per frame here.
+    __hash__ = object.__hash__
+
 
 class Step(Enum):
     START = "start"
@@ -138,24 +141,25 @@ class Translator:
 
     __slots__ = (
         "_last_seq",
+        "_row",
         "ignored",
         "max_tokens",
         "secrets",
         "sid",
         "state",
+        "terminal",
     )
 
     def __init__(self, max_tokens: int | None = None, *, secrets: tuple[Secret, ...] = ()) -> None:
         self.state = State.AWAITING
+        #: Whether ``state`` is DONE or FAILED (kept with it: read once per frame or more).
+        self.terminal = False
+        self._row = _ROWS[State.AWAITING]  # the state's rows: one lookup per input
         self.max_tokens = max_tokens
         self.secrets = secrets
         self.sid = ""
         self.ignored = 0
         self._last_seq = -1
-
-    @property
-    def terminal(self) -> bool:
-        return self.state in (State.DONE, State.FAILED)
 
     # ------------------------------------------------------------------------------ inputs
 
@@ -219,7 +223,7 @@ class Translator:
     def _apply(
         self, kind: Input, frame: ResponseFrame | None, error: GatewayError | None
     ) -> list[Event]:
-        steps, next_state = _ROWS[self.state][kind]  # TRANSITIONS, steps as functions
+        steps, next_state, terminal = self._row[kind]  # TRANSITIONS, steps as functions
         payload = frame.payload if frame is not None else None
         choices = payload.choices if payload is not None else None
         if choices is not None and choices.seq > self._last_seq:
@@ -235,7 +239,7 @@ class Translator:
         events: list[Event] = []
         for step in steps:
             step(self, seen, events)
-        self.state = next_state
+        self.state, self.terminal, self._row = next_state, terminal, _ROWS[next_state]
         return events
 
     # ------------------------------------------------------------------------------ steps
@@ -309,11 +313,15 @@ _STEPS: Final[dict[Step, _StepFn]] = {
 }
 
 
-#: :data:`TRANSITIONS` by state, then input, with each step as its function (one dictionary
-#: lookup per input on the hot path, no tuple key).
-_ROWS: Final[dict[State, dict[Input, tuple[tuple[_StepFn, ...], State]]]] = {
+#: :data:`TRANSITIONS` by state, then input, with each step as its function and whether the
+#: next state is terminal (one dictionary lookup per input on the hot path, no tuple key).
+_ROWS: Final[dict[State, dict[Input, tuple[tuple[_StepFn, ...], State, bool]]]] = {
     state: {
-        kind: (tuple(_STEPS[step] for step in steps), next_state)
+        kind: (
+            tuple(_STEPS[step] for step in steps),
+            next_state,
+            next_state in (State.DONE, State.FAILED),
+        )
         for (row_state, kind), (steps, next_state) in TRANSITIONS.items()
         if row_state is state
     }
