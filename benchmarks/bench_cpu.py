@@ -5,6 +5,7 @@ the quick before/after check for CPU work (``run.py`` is the whole benchmark).
     python benchmarks/bench_cpu.py --fast               # uvloop + httptools
     python benchmarks/bench_cpu.py --streams 5000       # also RSS per open stream, close time
     python benchmarks/bench_cpu.py --baseline DIR       # A/B: also a gateway from DIR's source
+    python benchmarks/bench_cpu.py --floor              # also the floor (floor_gateway.py)
 
 ``--baseline DIR`` runs a second gateway from the ``asgi_spark`` package found in ``DIR`` (e.g.
 ``git archive main asgi_spark | tar -x -C DIR``) with the same dependencies, interleaved round
@@ -79,6 +80,12 @@ class Setup:
         args += ["--log-level", "warning", "--loop", loop, "--http", http]
         return start(name, args, port, SERVER_CORE, None)
 
+    def _floor(self, fast: bool) -> Proc:
+        port = free_port()
+        args = [sys.executable, str(HERE / "floor_gateway.py"), "--port", str(port)]
+        args += ["--upstream", f"ws://127.0.0.1:{self.sim.port}", *(["--uvloop"] if fast else [])]
+        return start("floor", args, port, SERVER_CORE, None)
+
     def close(self) -> None:
         self.sim.popen.terminate()
         self.sim.popen.wait(timeout=10)
@@ -113,6 +120,8 @@ async def main_async(args: argparse.Namespace) -> None:
     gateways = {"this tree": setup._gateway("gateway", loop, http)}
     if args.baseline:
         gateways["baseline"] = setup._gateway("baseline", loop, http, args.baseline)
+    if args.floor:
+        gateways["floor"] = setup._floor(args.fast)
     results: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in gateways}
     try:
         for gw in gateways.values():
@@ -178,6 +187,9 @@ def main() -> None:
     parser.add_argument("--baseline", metavar="DIR", help="also a gateway from DIR's source")
     parser.add_argument(
         "--together", action="store_true", help="load both gateways at the same time"
+    )
+    parser.add_argument(
+        "--floor", action="store_true", help="also floor_gateway.py (what no design gets under)"
     )
     parser.add_argument("--streams", type=int, default=0, help="open streams for RSS (0: skip)")
     asyncio.run(main_async(parser.parse_args()))

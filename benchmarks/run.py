@@ -179,6 +179,11 @@ class Bench:
             args = [sys.executable, str(HERE / "vendor_proxy.py"), "--port", str(port)]
             args += ["--spark-url", self.sim_url + "/v3.5/chat", "--loop", loop, "--http", http]
             self.procs[name] = start(name, args, port, SERVER_CORE, None)
+        for name, fast in (("floor", []), ("floor-fast", ["--uvloop"])):
+            port = free_port()
+            args = [sys.executable, str(HERE / "floor_gateway.py"), "--port", str(port)]
+            args += ["--upstream", self.sim_url, *fast]
+            self.procs[name] = start(name, args, port, SERVER_CORE, None)
 
     def _gateway(self, name: str, loop: str, http: str) -> Proc:
         port = free_port()
@@ -389,8 +394,10 @@ async def main_async(args: argparse.Namespace) -> None:
         r["json"] = {}
         for c, n in sizes.items():
             print(f"streaming c={c}", flush=True)
+            # the floor (floor_gateway.py) where the CPU target is read: c=64
+            floors = ["floor", "floor-fast"] if c == 64 else []
             r["stream"][c] = await bench.measure(
-                everyone, ten, stream=True, requests=n // q, concurrency=c, rounds=rounds
+                everyone + floors, ten, stream=True, requests=n // q, concurrency=c, rounds=rounds
             )
             print(f"non-streaming c={c}", flush=True)
             r["json"][c] = await bench.measure(
