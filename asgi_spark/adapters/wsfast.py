@@ -89,19 +89,18 @@ def scan(data: bytes, max_size: int | None, push: Push) -> tuple[int, bool]:
     end = len(data)
     while end - pos >= 2:
         first = data[pos]
-        second = data[pos + 1]
-        opcode = first & 0x0F
-        # FIN and no RSV bit (0x80 exactly in the high nibble), text or binary, not masked
-        if first & 0xF0 != 0x80 or opcode not in (1, 2) or second & 0x80:
+        length = data[pos + 1]
+        # FIN and no RSV bit, text (0x81) or binary (0x82); not masked (length byte < 0x80)
+        if (first != 0x81 and first != 0x82) or length & 0x80:
             return pos, True
-        length = second & 0x7F
-        start = pos + 2
-        if length == 126:
+        if length < 126:
+            start = pos + 2
+        elif length == 126:
             start = pos + 4
             if start > end:
                 return pos, False
-            length = int.from_bytes(data[pos + 2 : start], "big")
-        elif length == 127:
+            length = data[pos + 2] << 8 | data[pos + 3]
+        else:
             start = pos + 10
             if start > end:
                 return pos, False
@@ -111,7 +110,7 @@ def scan(data: bytes, max_size: int | None, push: Push) -> tuple[int, bool]:
         stop = start + length
         if stop > end:
             return pos, False
-        push(opcode == 1, data[start:stop])
+        push(first == 0x81, data[start:stop])
         pos = stop
     return pos, False
 
