@@ -167,8 +167,8 @@ class Translator:
         try:
             frame = decode_frame(data)
         except FrameError as exc:
-            error = FrameError(f"{exc.message}{self._sid_note(self.sid)}", sid=self.sid or None)
-            return self._apply(Input.MALFORMED, None, error)
+            malformed = FrameError(f"{exc.message}{self._sid_note(self.sid)}", sid=self.sid or None)
+            return self._apply(Input.MALFORMED, None, malformed)
         kind, error = self._classify(frame)  # feed_frame's body: one call less per frame
         return self._apply(kind, frame, error)
 
