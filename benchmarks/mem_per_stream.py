@@ -33,7 +33,7 @@ sys.path.insert(0, str(HERE))
 
 from bench_cpu import Setup  # noqa: E402
 from loadgen import HttpClient, run_batch  # noqa: E402
-from run import SERVER_CORE, _first_chunk, bench_caller, free_port, start  # noqa: E402
+from run import SERVER_CORE, bench_caller, free_port, open_held_streams, start  # noqa: E402
 
 #: The gateway's process: ``asgi-spark serve`` with a SIGUSR1 handler that snapshots (the
 #: first signal) and writes what grew since, per stream, to a file (the second).
@@ -95,16 +95,7 @@ async def main_async(args: argparse.Namespace) -> None:
         await asyncio.sleep(0.5)
         os.kill(gw.pid, signal.SIGUSR1)
         await asyncio.sleep(1.0)  # the snapshot is taken between two events of the loop
-        clients = [HttpClient("127.0.0.1", gw.port) for _ in range(args.streams)]
-        body = {
-            "model": "bench",
-            "stream": True,
-            "messages": [{"role": "user", "content": "hold [spark:hang_after=1]"}],
-        }
-        firsts = await asyncio.gather(
-            *(_first_chunk(c, body) for c in clients), return_exceptions=True
-        )
-        errors = sum(1 for f in firsts if f is not True)
+        clients, errors = await open_held_streams(gw.port, args.streams)
         assert errors == 0, f"{errors} streams did not open"
         os.kill(gw.pid, signal.SIGUSR1)
         for _ in range(1200):  # the snapshot of thousands of objects takes a while

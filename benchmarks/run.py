@@ -305,16 +305,7 @@ async def hold_streams(bench: Bench, loop: str, http: str, streams: int) -> dict
         assert warm.errors == 0, warm.last_error
         await asyncio.sleep(0.5)
         base_rss, base_sockets = gw.rss(), gw.sockets()
-        clients = [HttpClient("127.0.0.1", gw.port) for _ in range(streams)]
-        body = {
-            "model": "bench",
-            "stream": True,
-            "messages": [{"role": "user", "content": "hold [spark:hang_after=1]"}],
-        }
-        firsts = await asyncio.gather(
-            *(_first_chunk(c, body) for c in clients), return_exceptions=True
-        )
-        errors = sum(1 for f in firsts if f is not True)
+        clients, errors = await open_held_streams(gw.port, streams)
         await asyncio.sleep(0.5)
         rss = gw.rss()
         left = time.monotonic()
@@ -347,6 +338,19 @@ def bench_caller(proc: Proc, prompt: str):  # type: ignore[no-untyped-def]
         return lambda: client.post("/v1/chat/completions", body)
 
     return make
+
+
+async def open_held_streams(port: int, streams: int) -> tuple[list[HttpClient], int]:
+    """``streams`` streams to the gateway on ``port``, each held open by the simulator after
+    its first frame; returns their clients and how many did not open."""
+    clients = [HttpClient("127.0.0.1", port) for _ in range(streams)]
+    body = {
+        "model": "bench",
+        "stream": True,
+        "messages": [{"role": "user", "content": "hold [spark:hang_after=1]"}],
+    }
+    firsts = await asyncio.gather(*(_first_chunk(c, body) for c in clients), return_exceptions=True)
+    return clients, sum(1 for f in firsts if f is not True)
 
 
 async def _first_chunk(client: HttpClient, body: dict[str, object]) -> bool:
