@@ -92,14 +92,18 @@ class StreamEncoder:
                 delta.content = ""
         reason = b"null" if finish is None else b'"' + finish.encode() + b'"'
         return sse.event(
-            self._prefix
-            + str(choice).encode()
-            + b',"delta":'
-            + _encoder.encode(delta)
-            + b',"logprobs":null,"finish_reason":'
-            + reason
-            + b"}]"
-            + self._suffix
+            b"".join(
+                (
+                    self._prefix,
+                    b"%d" % choice,
+                    b',"delta":',
+                    _encoder.encode(delta),
+                    b',"logprobs":null,"finish_reason":',
+                    reason,
+                    b"}]",
+                    self._suffix,
+                )
+            )
         )
 
     def _usage_chunk(self, usage: Usage) -> bytes:
@@ -136,9 +140,10 @@ def citation_annotations(citations: list[Citation], content: str) -> list[Annota
 
 
 def _delta(batch: Batch) -> Delta:
+    citations, calls = batch.citations, batch.tool_calls
     return Delta(
         # in a stream the citations come before the content they refer to: indices 0
-        annotations=[_annotation(c, 0, 0) for c in batch.citations] or None,
+        annotations=[_annotation(c, 0, 0) for c in citations] if citations else None,
         content=batch.content,
         reasoning_content=batch.reasoning,
         tool_calls=[
@@ -148,9 +153,10 @@ def _delta(batch: Batch) -> Delta:
                 type="function",
                 function=ToolCallFunction(name=call.name, arguments=call.arguments),
             )
-            for call in batch.tool_calls
+            for call in calls
         ]
-        or None,
+        if calls
+        else None,
     )
 
 

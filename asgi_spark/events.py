@@ -3,7 +3,9 @@
 The vocabulary: :class:`Connected`, :class:`Started`, :class:`ContentDelta`,
 :class:`ReasoningDelta`, :class:`ToolCall`, :class:`Finish`, :class:`Usage`, :class:`Failed`.
 An adapter's answer is a sequence of *batches* of events (one batch per upstream frame, or per
-group of frames that were already waiting together when the adapter read them).
+group of frames that were already waiting together when the adapter read them).  Events are
+frozen ``msgspec`` Structs (made in C: several per upstream frame); change one with
+``msgspec.structs.replace``.
 
 :class:`Connected` is information for the request's record, not for the client: how the
 upstream connection was had (its connect time, whether it came warm from a pool) and when the
@@ -32,17 +34,17 @@ that, so a streamed and a non-streamed answer cannot disagree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import Enum
 from typing import Final, Literal
+
+import msgspec
 
 from .errors import GatewayError, InternalError
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
 
 
-@dataclass(frozen=True, slots=True)
-class Connected:
+class Connected(msgspec.Struct, frozen=True, gc=False):
     """The request went out on an upstream connection.
 
     ``connect`` is the seconds spent opening the connection (0 when it came from a warm pool),
@@ -54,27 +56,23 @@ class Connected:
     sent_at: float
 
 
-@dataclass(frozen=True, slots=True)
-class Started:
+class Started(msgspec.Struct, frozen=True, gc=False):
     """The upstream accepted the request; ``response_id`` identifies the answer."""
 
     response_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class ContentDelta:
+class ContentDelta(msgspec.Struct, frozen=True, gc=False):
     text: str
     choice: int = 0  # which of the request's n answers (0 unless n > 1)
 
 
-@dataclass(frozen=True, slots=True)
-class ReasoningDelta:
+class ReasoningDelta(msgspec.Struct, frozen=True, gc=False):
     text: str
     choice: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class ToolCall:
+class ToolCall(msgspec.Struct, frozen=True, gc=False):
     index: int
     id: str
     name: str
@@ -82,8 +80,7 @@ class ToolCall:
     choice: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Citation:
+class Citation(msgspec.Struct, frozen=True, gc=False):
     """A web source the answer draws on (Spark's web-search references)."""
 
     index: int
@@ -92,21 +89,18 @@ class Citation:
     choice: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Finish:
+class Finish(msgspec.Struct, frozen=True, gc=False):
     reason: FinishReason
     choice: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
+class Usage(msgspec.Struct, frozen=True, gc=False):
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
 
 
-@dataclass(frozen=True, slots=True)
-class Failed:
+class Failed(msgspec.Struct, frozen=True):
     error: GatewayError
 
 
@@ -143,6 +137,9 @@ class Phase(Enum):
     FINISHED = "finished"
     REPORTED = "reported"  # finished, and usage given
     FAILED = "failed"
+
+    # Identity, as equality is: Enum's own __hash__ is a Python call, one per batch here.
+    __hash__ = object.__hash__
 
 
 TERMINAL: Final = frozenset({Phase.FINISHED, Phase.REPORTED, Phase.FAILED})
@@ -238,8 +235,7 @@ class EventContract:
 # ---------------------------------------------------------------------------------- fold
 
 
-@dataclass(slots=True)
-class Batch:
+class Batch(msgspec.Struct):
     """What one batch amounts to, in the order a client sees it: the start, one delta (content,
     reasoning, tool calls), the finish, the usage, the failure."""
 
@@ -247,8 +243,8 @@ class Batch:
     choice: int = 0  # a batch holds the events of one answer (n > 1: several batches)
     content: str | None = None
     reasoning: str | None = None
-    tool_calls: list[ToolCall] = field(default_factory=list)
-    citations: list[Citation] = field(default_factory=list)
+    tool_calls: list[ToolCall] = msgspec.field(default_factory=list)
+    citations: list[Citation] = msgspec.field(default_factory=list)
     finish: FinishReason | None = None
     usage: Usage | None = None
     failure: GatewayError | None = None

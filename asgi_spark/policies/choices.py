@@ -112,7 +112,7 @@ async def _merge(call_next: CallNext, call: Call, n: int) -> Source:
                     yield [*out, event]
                     return  # the finally below closes the other sessions
                 elif isinstance(event, _RELABEL):
-                    out.append(dataclasses.replace(event, choice=index))
+                    out.append(msgspec.structs.replace(event, choice=index))
                     finished += isinstance(event, Finish)
             if finished == n and usage.total_tokens:
                 out.append(usage)

@@ -32,9 +32,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Final
+
+import msgspec
 
 from ...errors import GatewayError, InternalError, UpstreamClosedError, UpstreamProtocolError
 from ...events import (
@@ -121,8 +122,7 @@ TRANSITIONS: Final[dict[tuple[State, Input], tuple[tuple[Step, ...], State]]] = 
 _ID_UNSAFE: Final = re.compile(r"[^A-Za-z0-9_-]")
 
 
-@dataclass(slots=True)
-class Observed:
+class Observed(msgspec.Struct):
     """What one input carries, handed to every step of its row (read, never changed)."""
 
     items: Sequence[TextItem] = ()  # payload.choices.text
