@@ -63,6 +63,8 @@ class State(Enum):
     DONE = "done"  # finished normally (terminal)
     FAILED = "failed"  # failed (terminal)
 
+    __hash__ = object.__hash__  # identity, as equality is (see Input)
+
 
 class Input(Enum):
     CONTENT = "content"  # code 0, choices, not last
