@@ -29,6 +29,7 @@ import math
 import os
 import struct
 import time
+from collections.abc import Coroutine
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -65,6 +66,36 @@ def masked(payload: bytes, opcode: int = 1) -> bytes:
     key = (mask * (n // 4 + 1))[:n]
     body = (int.from_bytes(payload, "big") ^ int.from_bytes(key, "big")).to_bytes(n, "big")
     return head + mask + body
+
+
+#: The head of every streamed answer (chunked: the length is not known in advance).
+SSE_HEAD = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+)
+_running: set[asyncio.Task[None]] = set()  # the loop keeps only weak references to tasks
+
+
+def take_request(buf: bytes) -> tuple[bytes, bytes] | None:
+    """The body of the first whole request in ``buf`` (``Content-Length`` only) and the bytes
+    after it, or ``None`` while it is incomplete."""
+    end = buf.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    length = 0
+    for line in buf[:end].split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    if len(buf) < end + 4 + length:
+        return None
+    return buf[end + 4 : end + 4 + length], buf[end + 4 + length :]
+
+
+def spawn(coro: Coroutine[Any, Any, None]) -> None:
+    """Run ``coro`` as a task held until it ends."""
+    task = asyncio.get_running_loop().create_task(coro)
+    _running.add(task)
+    task.add_done_callback(_running.discard)
 
 
 class Upstream(asyncio.Protocol):
@@ -149,24 +180,13 @@ class Downstream(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         assert self.transport is not None
         self.buf += data
-        end = self.buf.find(b"\r\n\r\n")
-        if end < 0:
+        request = take_request(self.buf)
+        if request is None:
             return
-        length = 0
-        for line in self.buf[:end].split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        if len(self.buf) < end + 4 + length:
-            return
-        body: Any = _decode(self.buf[end + 4 : end + 4 + length])
-        self.buf = self.buf[end + 4 + length :]
-        self.transport.write(
-            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-            b"transfer-encoding: chunked\r\n\r\n"
-        )
-        content = body["messages"][-1]["content"]
-        asyncio.get_running_loop().create_task(self._open(content))
+        raw, self.buf = request
+        body: Any = _decode(raw)
+        self.transport.write(SSE_HEAD)
+        spawn(self._open(body["messages"][-1]["content"]))
 
     async def _open(self, content: str) -> None:
         loop = asyncio.get_running_loop()

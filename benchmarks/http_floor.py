@@ -22,6 +22,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from floor_gateway import SSE_HEAD, spawn, take_request  # noqa: E402
 from loadgen import run_batch  # noqa: E402
 from run import SERVER_CORE, Proc, bench_caller, free_port, prepare_load_process, start  # noqa: E402
 
@@ -56,22 +57,12 @@ class Bare(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
-        end = self.buf.find(b"\r\n\r\n")
-        if end < 0:
+        request = take_request(self.buf)
+        if request is None:
             return
-        length = 0
-        for line in self.buf[:end].split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        if len(self.buf) < end + 4 + length:
-            return
-        self.buf = self.buf[end + 4 + length :]
-        self.transport.write(
-            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-            b"transfer-encoding: chunked\r\n\r\n"
-        )
-        asyncio.get_running_loop().create_task(self.answer())
+        self.buf = request[1]
+        self.transport.write(SSE_HEAD)
+        spawn(self.answer())
 
     async def answer(self) -> None:  # a task per request, as any ASGI server has
         for _ in range(10):
