@@ -42,6 +42,7 @@ from run import (  # noqa: E402
     free_port,
     prepare_load_process,
     start,
+    start_floor,
 )
 
 #: Runs ``asgi_spark.cli`` from the source tree given as the first argument (not this one).
@@ -80,12 +81,6 @@ class Setup:
         args += ["--log-level", "warning", "--loop", loop, "--http", http]
         return start(name, args, port, SERVER_CORE, None)
 
-    def _floor(self, fast: bool) -> Proc:
-        port = free_port()
-        args = [sys.executable, str(HERE / "floor_gateway.py"), "--port", str(port)]
-        args += ["--upstream", f"ws://127.0.0.1:{self.sim.port}", *(["--uvloop"] if fast else [])]
-        return start("floor", args, port, SERVER_CORE, None)
-
     def close(self) -> None:
         self.sim.popen.terminate()
         self.sim.popen.wait(timeout=10)
@@ -121,7 +116,7 @@ async def main_async(args: argparse.Namespace) -> None:
     if args.baseline:
         gateways["baseline"] = setup._gateway("baseline", loop, http, args.baseline)
     if args.floor:
-        gateways["floor"] = setup._floor(args.fast)
+        gateways["floor"] = start_floor("floor", f"ws://127.0.0.1:{setup.sim.port}", fast=args.fast)
     results: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in gateways}
     try:
         for gw in gateways.values():

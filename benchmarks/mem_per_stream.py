@@ -82,7 +82,7 @@ sys.exit(main())
 
 async def main_async(args: argparse.Namespace) -> None:
     setup = Setup()
-    out = tempfile.mktemp(suffix=".txt")
+    out = os.path.join(tempfile.mkdtemp(), "grown.txt")  # written once, by the gateway
     port = free_port()
     cmd = [sys.executable, "-c", TRACED, out, str(args.streams), "serve"]
     cmd += ["--config", setup.config_path, "--port", str(port), "--log-level", "warning"]
@@ -123,6 +123,8 @@ def _read(path: str) -> str | None:
 def _remove(path: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
+    with contextlib.suppress(OSError):
+        os.rmdir(os.path.dirname(path))
 
 
 def report(text: str, args: argparse.Namespace) -> None:

@@ -179,11 +179,8 @@ class Bench:
             args = [sys.executable, str(HERE / "vendor_proxy.py"), "--port", str(port)]
             args += ["--spark-url", self.sim_url + "/v3.5/chat", "--loop", loop, "--http", http]
             self.procs[name] = start(name, args, port, SERVER_CORE, None)
-        for name, fast in (("floor", []), ("floor-fast", ["--uvloop"])):
-            port = free_port()
-            args = [sys.executable, str(HERE / "floor_gateway.py"), "--port", str(port)]
-            args += ["--upstream", self.sim_url, *fast]
-            self.procs[name] = start(name, args, port, SERVER_CORE, None)
+        for name, fast in (("floor", False), ("floor-fast", True)):
+            self.procs[name] = start_floor(name, self.sim_url, fast=fast)
 
     def _gateway(self, name: str, loop: str, http: str) -> Proc:
         port = free_port()
@@ -328,6 +325,14 @@ async def hold_streams(bench: Bench, loop: str, http: str, streams: int) -> dict
     finally:
         gw.popen.terminate()
         gw.popen.wait(timeout=10)
+
+
+def start_floor(name: str, upstream: str, *, fast: bool) -> Proc:
+    """``floor_gateway.py`` in front of the simulator at ``upstream``, on the server core."""
+    port = free_port()
+    args = [sys.executable, str(HERE / "floor_gateway.py"), "--port", str(port)]
+    args += ["--upstream", upstream, *(["--uvloop"] if fast else [])]
+    return start(name, args, port, SERVER_CORE, None)
 
 
 def bench_caller(proc: Proc, prompt: str):  # type: ignore[no-untyped-def]
